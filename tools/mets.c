@@ -1,0 +1,46 @@
+/* mets: the command-line tool (embed prompts, convert models; more subcommands as they land). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *help;
+} commands[] = {
+    {"embed", mets_cmd_embed, "embed texts with the frozen language model (JSON array per line)"},
+    {"convert-minilm", mets_cmd_convert_minilm, "convert all-MiniLM-L6-v2 into the mets model file format"},
+};
+
+const char *mets_cli_text_model(const char *flag)
+{
+    const char *env = getenv("METS_TEXT_MODEL");
+    return flag ? flag : (env && *env) ? env : METS_DEFAULT_TEXT_MODEL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mets COMMAND [ARGS]   (mets COMMAND --help for more)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("mets %s\n", METS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mets: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
