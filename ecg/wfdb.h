@@ -34,12 +34,12 @@ typedef struct {
     double gain;          /* ADC units per physical unit; 200 when absent */
     int32_t baseline;     /* ADC value of physical zero; adc_zero when absent */
     char units[32];       /* "mV" when absent */
-    int adc_res;          /* bits; 12 for 212, 16 for 16, 8 for 80 when absent or 0 */
+    int32_t adc_res;      /* bits; 12 for 212, 16 for 16, 8 for 80 when absent or 0 */
     int32_t adc_zero;     /* 0 when absent */
     int32_t init_value;   /* first sample; adc_zero when absent */
     int32_t checksum;     /* 16-bit sum of all samples, as written (signed or not) */
     int has_checksum;     /* 0 when the header has no checksum field */
-    int block_size;       /* 0 when absent */
+    int32_t block_size;   /* 0 when absent */
     char description[96]; /* the lead name, e.g. "MLII", "V1"; "" when absent */
 } mets_wfdb_signal;
 

@@ -41,6 +41,8 @@ static void exercise_metadata(const mets_mfile *mf, const unsigned char *buf, si
             continue;
         const char *key = (const char *)buf + start;
         start = i + 1;
+        if (!*key) /* runs of zeros (padding, high bytes of lengths) would only repeat the empty key */
+            continue;
         int64_t i64;
         double f64;
         const char *s;

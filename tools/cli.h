@@ -6,8 +6,14 @@
 
 int mets_cmd_embed(int argc, char **argv);
 int mets_cmd_convert_minilm(int argc, char **argv);
+int mets_cmd_reports(int argc, char **argv);
+int mets_cmd_train(int argc, char **argv);
 
 /* The frozen language model: -m, else $METS_TEXT_MODEL, else where set-up converts it. */
 const char *mets_cli_text_model(const char *flag);
+
+/* The data folder (holding ptbxl/, mitdb/, ...): --data, else $METS_DATA, else the repository's
+ * .cache/data where set-up unpacks the data sets. */
+const char *mets_cli_data_dir(const char *flag);
 
 #endif

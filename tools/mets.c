@@ -12,12 +12,20 @@ static const struct {
 } commands[] = {
     {"embed", mets_cmd_embed, "embed texts with the frozen language model (JSON array per line)"},
     {"convert-minilm", mets_cmd_convert_minilm, "convert all-MiniLM-L6-v2 into the mets model file format"},
+    {"reports", mets_cmd_reports, "translate the PTB-XL reports into English and print the coverage"},
+    {"train", mets_cmd_train, "METS pre-training of the ECG encoder on PTB-XL"},
 };
 
 const char *mets_cli_text_model(const char *flag)
 {
     const char *env = getenv("METS_TEXT_MODEL");
     return flag ? flag : (env && *env) ? env : METS_DEFAULT_TEXT_MODEL;
+}
+
+const char *mets_cli_data_dir(const char *flag)
+{
+    const char *env = getenv("METS_DATA");
+    return flag ? flag : (env && *env) ? env : METS_DEFAULT_DATA_DIR;
 }
 
 static void usage(FILE *f)

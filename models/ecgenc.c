@@ -1,0 +1,351 @@
+#include "ecgenc.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mfile.h"
+
+#define MAX_CONVS (1 + 3 * METS_ECGENC_MAX_STAGES * 8)
+
+const char *const mets_ecg_lead_names[METS_ECG_LEADS] = {"I",   "II",  "III", "aVR", "aVL", "aVF",
+                                                          "V1",  "V2",  "V3",  "V4",  "V5",  "V6"};
+
+int mets_ecg_lead_index(const char *name)
+{
+    for (int i = 0; i < METS_ECG_LEADS; i++)
+        if (!strcasecmp(name, mets_ecg_lead_names[i]))
+            return i;
+    return -1;
+}
+
+mets_ecgenc_arch mets_ecgenc_default_arch(void)
+{
+    mets_ecgenc_arch a = {.rate_hz = 100, .samples = 1000, .stem_channels = 32, .kernel = 7, .stages = 4,
+                          .channels = {32, 64, 96, 128}, .blocks = {2, 2, 2, 2}, .text_dim = 384,
+                          .embed_dim = 256};
+    return a;
+}
+
+static mets_ecgenc_conv make_conv(const char *name, mets_ecgenc_conv_role role, int cin, int cout, int k, int stride,
+                                  int in_len)
+{
+    mets_ecgenc_conv c = {.role = role, .shape = {cin, cout, k, stride, k / 2, 1}, .in_len = in_len};
+    snprintf(c.name, sizeof c.name, "%s", name);
+    c.out_len = mets_conv1d_out_len(&c.shape, in_len);
+    return c;
+}
+
+static mets_ecgenc_conv stem_conv(const mets_ecgenc_arch *a)
+{
+    return make_conv("stem", METS_CONV_STEM, METS_ECG_IN_CHANNELS, a->stem_channels, 7, 2, a->samples);
+}
+
+int mets_ecgenc_pool_len(const mets_ecgenc_arch *a)
+{
+    return mets_pool1d_out_len(stem_conv(a).out_len, 3, 2, 1);
+}
+
+int mets_ecgenc_convs(const mets_ecgenc_arch *a, mets_ecgenc_conv *out, int cap)
+{
+    int n = 0, cin = a->stem_channels, len = mets_ecgenc_pool_len(a);
+    mets_ecgenc_conv c = stem_conv(a);
+    if (n < cap)
+        out[n] = c;
+    n++;
+    for (int s = 0; s < a->stages; s++)
+        for (int b = 0; b < a->blocks[s]; b++) {
+            int stride = (b == 0 && s > 0) ? 2 : 1, cout = a->channels[s];
+            char name[48];
+            snprintf(name, sizeof name, "stage%d.block%d.conv1", s, b);
+            mets_ecgenc_conv list[3] = {make_conv(name, METS_CONV_1, cin, cout, a->kernel, stride, len)};
+            int m = 1, out_len = list[0].out_len;
+            snprintf(name, sizeof name, "stage%d.block%d.conv2", s, b);
+            list[m++] = make_conv(name, METS_CONV_2, cout, cout, a->kernel, 1, out_len);
+            if (stride != 1 || cin != cout) {
+                snprintf(name, sizeof name, "stage%d.block%d.down", s, b);
+                list[m++] = make_conv(name, METS_CONV_DOWN, cin, cout, 1, stride, len);
+            }
+            for (int i = 0; i < m; i++, n++)
+                if (n < cap)
+                    out[n] = list[i];
+            cin = cout, len = out_len;
+        }
+    return n;
+}
+
+double mets_ecgenc_flops(const mets_ecgenc_arch *a)
+{
+    mets_ecgenc_conv convs[MAX_CONVS];
+    int n = mets_ecgenc_convs(a, convs, MAX_CONVS);
+    double f = 2.0 * a->embed_dim * a->channels[a->stages - 1];
+    for (int i = 0; i < n; i++)
+        f += 2.0 * convs[i].shape.cout * convs[i].shape.cin * convs[i].shape.k * convs[i].out_len;
+    return f;
+}
+
+int mets_ecgenc_arch_write(const mets_ecgenc_arch *a, struct mets_mfile_writer *w)
+{
+    static const char arch[] = "mets-resnet1d";
+    int rc = mets_mfile_writer_set_str(w, "model.arch", arch, sizeof arch - 1);
+    rc = rc ?: mets_mfile_writer_set_i64(w, "ecg.rate_hz", a->rate_hz);
+    rc = rc ?: mets_mfile_writer_set_i64(w, "ecg.samples", a->samples);
+    rc = rc ?: mets_mfile_writer_set_i64(w, "enc.stem_channels", a->stem_channels);
+    rc = rc ?: mets_mfile_writer_set_i64(w, "enc.kernel", a->kernel);
+    rc = rc ?: mets_mfile_writer_set_i64(w, "enc.stages", a->stages);
+    for (int s = 0; s < a->stages && !rc; s++) {
+        char key[48];
+        snprintf(key, sizeof key, "enc.stage%d.channels", s);
+        rc = mets_mfile_writer_set_i64(w, key, a->channels[s]);
+        snprintf(key, sizeof key, "enc.stage%d.blocks", s);
+        rc = rc ?: mets_mfile_writer_set_i64(w, key, a->blocks[s]);
+    }
+    rc = rc ?: mets_mfile_writer_set_i64(w, "head.text_dim", a->text_dim);
+    rc = rc ?: mets_mfile_writer_set_i64(w, "head.embed_dim", a->embed_dim);
+    return rc;
+}
+
+static int read_int(const mets_mfile *mf, const char *key, int lo, int hi, int *out, mets_err *err)
+{
+    int64_t v;
+    int rc = mets_mfile_get_i64(mf, key, &v, err);
+    if (rc)
+        return rc;
+    if (v < lo || v > hi)
+        return mets_err_set(err, METS_EFORMAT, "%s: %s = %lld, expected %d..%d", mets_mfile_name(mf), key,
+                            (long long)v, lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
+int mets_ecgenc_arch_read(const mets_mfile *mf, mets_ecgenc_arch *a, mets_err *err)
+{
+    const char *arch;
+    size_t len;
+    int rc = mets_mfile_get_str(mf, "model.arch", &arch, &len, err);
+    if (rc)
+        return rc;
+    if (len != 13 || memcmp(arch, "mets-resnet1d", 13))
+        return mets_err_set(err, METS_EFORMAT, "%s: model.arch is '%.*s', expected 'mets-resnet1d'",
+                            mets_mfile_name(mf), (int)len, arch);
+    memset(a, 0, sizeof *a);
+    if ((rc = read_int(mf, "ecg.rate_hz", 1, 10000, &a->rate_hz, err)) ||
+        (rc = read_int(mf, "ecg.samples", 16, 1 << 20, &a->samples, err)) ||
+        (rc = read_int(mf, "enc.stem_channels", 1, 4096, &a->stem_channels, err)) ||
+        (rc = read_int(mf, "enc.kernel", 1, 63, &a->kernel, err)) ||
+        (rc = read_int(mf, "enc.stages", 1, METS_ECGENC_MAX_STAGES, &a->stages, err)) ||
+        (rc = read_int(mf, "head.text_dim", 1, 8192, &a->text_dim, err)) ||
+        (rc = read_int(mf, "head.embed_dim", 1, 8192, &a->embed_dim, err)))
+        return rc;
+    for (int s = 0; s < a->stages; s++) {
+        char key[48];
+        snprintf(key, sizeof key, "enc.stage%d.channels", s);
+        if ((rc = read_int(mf, key, 1, 4096, &a->channels[s], err)))
+            return rc;
+        snprintf(key, sizeof key, "enc.stage%d.blocks", s);
+        if ((rc = read_int(mf, key, 1, 8, &a->blocks[s], err)))
+            return rc;
+    }
+    mets_ecgenc_conv convs[MAX_CONVS];
+    int n = mets_ecgenc_convs(a, convs, MAX_CONVS);
+    for (int i = 0; i < n; i++)
+        if (convs[i].out_len <= 0)
+            return mets_err_set(err, METS_EFORMAT, "%s: a window of %d samples is too short for layer %s",
+                                mets_mfile_name(mf), a->samples, convs[i].name);
+    return 0;
+}
+
+typedef struct conv_weights {
+    mets_ecgenc_conv conv;
+    const float *w, *b;
+} conv_weights;
+
+struct mets_ecgenc {
+    mets_mfile *mf;
+    mets_ecgenc_arch arch;
+    int nconv;
+    conv_weights convs[MAX_CONVS];
+    const float *ecg_w, *ecg_b, *text_w, *text_b, *logit_scale;
+};
+
+struct mets_ecgenc_ctx {
+    int max_batch;
+    float *buf[4], *work, *pooled;
+};
+
+static int bind(const mets_ecgenc *enc, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
+                const float **out, mets_err *err)
+{
+    int64_t shape[3] = {d0, d1, d2};
+    return mets_mfile_tensor_f32(enc->mf, name, ndim, shape, out, err);
+}
+
+static int bind_weights(mets_ecgenc *enc, mets_err *err)
+{
+    const mets_ecgenc_arch *a = &enc->arch;
+    int rc = 0;
+    for (int i = 0; i < enc->nconv && !rc; i++) {
+        conv_weights *c = &enc->convs[i];
+        const mets_conv1d_shape *s = &c->conv.shape;
+        char name[64];
+        snprintf(name, sizeof name, "%s.weight", c->conv.name);
+        rc = bind(enc, name, 3, s->cout, s->cin, s->k, &c->w, err);
+        snprintf(name, sizeof name, "%s.bias", c->conv.name);
+        rc = rc ?: bind(enc, name, 1, s->cout, 0, 0, &c->b, err);
+    }
+    int last = a->channels[a->stages - 1];
+    rc = rc ?: bind(enc, "head.ecg.weight", 2, a->embed_dim, last, 0, &enc->ecg_w, err);
+    rc = rc ?: bind(enc, "head.ecg.bias", 1, a->embed_dim, 0, 0, &enc->ecg_b, err);
+    rc = rc ?: bind(enc, "head.text.weight", 2, a->embed_dim, a->text_dim, 0, &enc->text_w, err);
+    rc = rc ?: bind(enc, "head.text.bias", 1, a->embed_dim, 0, 0, &enc->text_b, err);
+    rc = rc ?: bind(enc, "logit_scale", 1, 1, 0, 0, &enc->logit_scale, err);
+    return rc;
+}
+
+mets_ecgenc *mets_ecgenc_open(const char *path, mets_err *err)
+{
+    mets_ecgenc *enc = calloc(1, sizeof *enc);
+    if (!enc) {
+        mets_err_set(err, METS_ENOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    mets_ecgenc_conv convs[MAX_CONVS];
+    if (!(enc->mf = mets_mfile_open(path, err)) || mets_ecgenc_arch_read(enc->mf, &enc->arch, err))
+        goto fail;
+    enc->nconv = mets_ecgenc_convs(&enc->arch, convs, MAX_CONVS);
+    if (enc->nconv > MAX_CONVS) {
+        mets_err_set(err, METS_EFORMAT, "%s: %d convolutions, at most %d supported", path, enc->nconv, MAX_CONVS);
+        goto fail;
+    }
+    for (int i = 0; i < enc->nconv; i++)
+        enc->convs[i].conv = convs[i];
+    if (bind_weights(enc, err))
+        goto fail;
+    mets_blas_init();
+    return enc;
+fail:
+    mets_ecgenc_free(enc);
+    return NULL;
+}
+
+void mets_ecgenc_free(mets_ecgenc *enc)
+{
+    if (!enc)
+        return;
+    mets_mfile_free(enc->mf);
+    free(enc);
+}
+
+const mets_ecgenc_arch *mets_ecgenc_get_arch(const mets_ecgenc *enc)
+{
+    return &enc->arch;
+}
+
+int mets_ecgenc_dim(const mets_ecgenc *enc)
+{
+    return enc->arch.embed_dim;
+}
+
+float mets_ecgenc_logit_scale(const mets_ecgenc *enc)
+{
+    return expf(enc->logit_scale[0]);
+}
+
+mets_ecgenc_ctx *mets_ecgenc_ctx_new(const mets_ecgenc *enc, int max_batch, mets_err *err)
+{
+    size_t act = 0, work = 0;
+    for (int i = 0; i < enc->nconv; i++) {
+        const mets_ecgenc_conv *c = &enc->convs[i].conv;
+        size_t in = (size_t)c->shape.cin * c->in_len, out = (size_t)c->shape.cout * c->out_len;
+        act = in > act ? in : act;
+        act = out > act ? out : act;
+        size_t wk = mets_conv1d_work_floats(&c->shape, c->in_len);
+        work = wk > work ? wk : work;
+    }
+    mets_ecgenc_ctx *ctx = calloc(1, sizeof *ctx);
+    int ok = ctx != NULL && max_batch > 0;
+    if (ok) {
+        ctx->max_batch = max_batch;
+        for (int i = 0; i < 4; i++)
+            ok &= (ctx->buf[i] = malloc(act * max_batch * sizeof(float))) != NULL;
+        ok &= (ctx->work = malloc((work ? work : 1) * sizeof(float))) != NULL;
+        ok &= (ctx->pooled = malloc((size_t)max_batch * enc->arch.channels[enc->arch.stages - 1] * sizeof(float))) !=
+              NULL;
+    }
+    if (!ok) {
+        mets_ecgenc_ctx_free(ctx);
+        mets_err_set(err, max_batch > 0 ? METS_ENOMEM : METS_EINVAL, "ECG encoder: cannot allocate scratch for %d windows",
+                     max_batch);
+        return NULL;
+    }
+    return ctx;
+}
+
+void mets_ecgenc_ctx_free(mets_ecgenc_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    for (int i = 0; i < 4; i++)
+        free(ctx->buf[i]);
+    free(ctx->work), free(ctx->pooled);
+    free(ctx);
+}
+
+static void run_conv(const conv_weights *c, const float *x, int n, float *y, float *work)
+{
+    mets_conv1d(&c->conv.shape, c->w, c->b, x, n, c->conv.in_len, y, work);
+}
+
+/* One residual block from convs[i] on: x -> out, using t as scratch; returns the next conv index. */
+static int run_block(const mets_ecgenc *enc, int i, const float *x, int n, float *t, float *sc, float *out,
+                     float *work)
+{
+    const conv_weights *c1 = &enc->convs[i], *c2 = &enc->convs[i + 1];
+    size_t m = (size_t)n * c2->conv.shape.cout * c2->conv.out_len;
+    run_conv(c1, x, n, t, work);
+    mets_relu(t, (size_t)n * c1->conv.shape.cout * c1->conv.out_len);
+    run_conv(c2, t, n, out, work);
+    const float *shortcut = x;
+    int next = i + 2;
+    if (next < enc->nconv && enc->convs[next].conv.role == METS_CONV_DOWN) {
+        run_conv(&enc->convs[next], x, n, sc, work);
+        shortcut = sc, next++;
+    }
+    for (size_t k = 0; k < m; k++)
+        out[k] += shortcut[k];
+    mets_relu(out, m);
+    return next;
+}
+
+int mets_ecgenc_encode(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *emb,
+                       mets_err *err)
+{
+    if (n < 0 || n > ctx->max_batch)
+        return mets_err_set(err, METS_EINVAL, "ECG encoder: batch of %d windows, context holds %d", n,
+                            ctx->max_batch);
+    const mets_ecgenc_arch *a = &enc->arch;
+    const conv_weights *stem = &enc->convs[0];
+    float **b = ctx->buf;
+    run_conv(stem, x, n, b[1], ctx->work);
+    mets_relu(b[1], (size_t)n * stem->conv.shape.cout * stem->conv.out_len);
+    mets_maxpool1d(b[1], n * stem->conv.shape.cout, stem->conv.out_len, 3, 2, 1, b[0]);
+    for (int i = 1; i < enc->nconv;) {
+        i = run_block(enc, i, b[0], n, b[1], b[2], b[3], ctx->work);
+        float *tmp = b[0];
+        b[0] = b[3], b[3] = tmp;
+    }
+    const mets_ecgenc_conv *last = &enc->convs[enc->nconv - 1].conv;
+    int channels = a->channels[a->stages - 1], len = last->out_len;
+    mets_avgpool1d(b[0], n * channels, len, len, len, 0, ctx->pooled);
+    mets_linear(ctx->pooled, n, channels, enc->ecg_w, enc->ecg_b, a->embed_dim, emb);
+    mets_l2_normalize(emb, n, a->embed_dim, NULL);
+    return 0;
+}
+
+void mets_ecgenc_embed_text(const mets_ecgenc *enc, const float *text, int n, float *out)
+{
+    mets_linear(text, n, enc->arch.text_dim, enc->text_w, enc->text_b, enc->arch.embed_dim, out);
+    mets_l2_normalize(out, n, enc->arch.embed_dim, NULL);
+}

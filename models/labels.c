@@ -1,0 +1,290 @@
+#include "labels.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "ops.h"
+
+#define MAX_ITEMS 4096 /* labels or prompts: far above any real set, bounds hostile files */
+
+typedef struct parse {
+    yaml_document_t doc;
+    const char *name;
+    mets_labels *l;
+    mets_err *err;
+} parse;
+
+static int fail_at(parse *p, const yaml_node_t *n, const char *what)
+{
+    return mets_err_set(p->err, METS_EFORMAT, "%s:%zu:%zu: %s", p->name, n->start_mark.line + 1,
+                        n->start_mark.column + 1, what);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int push(void **array, int *count, size_t size)
+{
+    if (*count >= MAX_ITEMS)
+        return METS_ENOMEM;
+    void *grown = realloc(*array, (size_t)(*count + 1) * size);
+    if (!grown)
+        return METS_ENOMEM;
+    *array = grown;
+    (*count)++;
+    return 0;
+}
+
+static int add_prompt(parse *p, const yaml_node_t *n)
+{
+    const char *s = scalar(n);
+    if (!s || !*s)
+        return fail_at(p, n, "expected a prompt: a non-empty string");
+    if (push((void **)&p->l->prompts, &p->l->nprompts, sizeof *p->l->prompts))
+        return fail_at(p, n, "too many prompts");
+    return (p->l->prompts[p->l->nprompts - 1] = strdup(s)) ? 0 : fail_at(p, n, "out of memory");
+}
+
+/* A label's body: { prompts: [..] } (a single string is accepted as one prompt). */
+static int parse_label(parse *p, const yaml_node_t *body, mets_label *lab)
+{
+    if (body->type != YAML_MAPPING_NODE)
+        return fail_at(p, body, "expected a mapping with 'prompts'");
+    lab->first_prompt = p->l->nprompts;
+    for (yaml_node_pair_t *kv = body->data.mapping.pairs.start; kv < body->data.mapping.pairs.top; kv++) {
+        yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
+        if (!scalar(k) || strcmp(scalar(k), "prompts"))
+            return fail_at(p, k, "unknown key: a label has only 'prompts'");
+        if (v->type == YAML_SCALAR_NODE) {
+            if (add_prompt(p, v))
+                return METS_EFORMAT;
+        } else if (v->type == YAML_SEQUENCE_NODE) {
+            for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+                if (add_prompt(p, yaml_document_get_node(&p->doc, *it)))
+                    return METS_EFORMAT;
+        } else {
+            return fail_at(p, v, "expected a list of prompts");
+        }
+    }
+    lab->nprompts = p->l->nprompts - lab->first_prompt;
+    return lab->nprompts ? 0 : fail_at(p, body, "a label needs at least one prompt");
+}
+
+static int parse_group(parse *p, const yaml_node_t *key, const yaml_node_t *body)
+{
+    mets_labels *l = p->l;
+    if (!scalar(key) || !*scalar(key))
+        return fail_at(p, key, "expected a group name");
+    if (body->type != YAML_MAPPING_NODE || body->data.mapping.pairs.top == body->data.mapping.pairs.start)
+        return fail_at(p, body, "expected a mapping of labels");
+    for (int g = 0; g < l->ngroups; g++)
+        if (!strcmp(l->groups[g].name, scalar(key)))
+            return fail_at(p, key, "duplicate group name");
+    if (push((void **)&l->groups, &l->ngroups, sizeof *l->groups))
+        return fail_at(p, key, "too many groups");
+    mets_label_group *grp = &l->groups[l->ngroups - 1];
+    *grp = (mets_label_group){.name = strdup(scalar(key)), .first_label = l->nlabels};
+    for (yaml_node_pair_t *kv = body->data.mapping.pairs.start; kv < body->data.mapping.pairs.top; kv++) {
+        yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
+        if (!scalar(k) || !*scalar(k))
+            return fail_at(p, k, "expected a label name");
+        if (mets_labels_find(l, grp->name, scalar(k)) >= 0)
+            return fail_at(p, k, "duplicate label in this group");
+        if (push((void **)&l->labels, &l->nlabels, sizeof *l->labels))
+            return fail_at(p, k, "too many labels");
+        mets_label *lab = &l->labels[l->nlabels - 1];
+        *lab = (mets_label){.group = grp->name, .name = strdup(scalar(k)), .group_index = l->ngroups - 1};
+        grp->nlabels++;
+        if (!grp->name || !lab->name)
+            return fail_at(p, k, "out of memory");
+        if (parse_label(p, v, lab))
+            return METS_EFORMAT;
+    }
+    return 0;
+}
+
+static int parse_root(parse *p)
+{
+    yaml_node_t *root = yaml_document_get_root_node(&p->doc);
+    int version = 0, groups = 0;
+    if (!root)
+        return mets_err_set(p->err, METS_EFORMAT, "%s: empty document, expected 'version' and 'groups'", p->name);
+    if (root->type != YAML_MAPPING_NODE)
+        return fail_at(p, root, "expected a mapping with 'version' and 'groups'");
+    for (yaml_node_pair_t *kv = root->data.mapping.pairs.start; kv < root->data.mapping.pairs.top; kv++) {
+        yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
+        const char *key = scalar(k);
+        if (key && !strcmp(key, "version")) {
+            if (!scalar(v) || strcmp(scalar(v), "1"))
+                return fail_at(p, v, "expected version: 1");
+            version = 1;
+        } else if (key && !strcmp(key, "groups")) {
+            if (v->type != YAML_MAPPING_NODE)
+                return fail_at(p, v, "expected a mapping of label groups");
+            for (yaml_node_pair_t *g = v->data.mapping.pairs.start; g < v->data.mapping.pairs.top; g++)
+                if (parse_group(p, yaml_document_get_node(&p->doc, g->key), yaml_document_get_node(&p->doc, g->value)))
+                    return METS_EFORMAT;
+            groups = 1;
+        } else {
+            return fail_at(p, k, "unknown key: expected 'version' or 'groups'");
+        }
+    }
+    if (!version || !groups || p->l->nlabels == 0)
+        return fail_at(p, root, "expected 'version: 1' and at least one group with a label");
+    return 0;
+}
+
+mets_labels *mets_labels_parse(const char *text, size_t len, const char *name, mets_err *err)
+{
+    parse p = {.name = name, .err = err, .l = calloc(1, sizeof(mets_labels))};
+    yaml_parser_t parser;
+    if (!p.l || !yaml_parser_initialize(&parser)) {
+        free(p.l);
+        mets_err_set(err, METS_ENOMEM, "%s: out of memory", name);
+        return NULL;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc;
+    if (!yaml_parser_load(&parser, &p.doc)) {
+        rc = mets_err_set(err, METS_EFORMAT, "%s:%zu:%zu: %s", name, parser.problem_mark.line + 1,
+                          parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid YAML");
+    } else {
+        rc = parse_root(&p);
+        yaml_document_delete(&p.doc);
+    }
+    yaml_parser_delete(&parser);
+    if (rc) {
+        mets_labels_free(p.l);
+        return NULL;
+    }
+    return p.l;
+}
+
+mets_labels *mets_labels_load(const char *path, mets_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        mets_err_set(err, METS_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0, got;
+    char buf[65536];
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0 && len < (1u << 24)) {
+        if (len + got > cap) {
+            char *grown = realloc(text, cap = 2 * (len + got));
+            if (!grown)
+                break;
+            text = grown;
+        }
+        memcpy(text + len, buf, got);
+        len += got;
+    }
+    fclose(f);
+    mets_labels *l = mets_labels_parse(text ? text : "", len, path, err);
+    free(text);
+    return l;
+}
+
+void mets_labels_free(mets_labels *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->ngroups; i++)
+        free((char *)l->groups[i].name);
+    for (int i = 0; i < l->nlabels; i++)
+        free((char *)l->labels[i].name);
+    for (int i = 0; i < l->nprompts; i++)
+        free((char *)l->prompts[i]);
+    free(l->groups), free(l->labels), free(l->prompts);
+    free(l);
+}
+
+int mets_labels_find(const mets_labels *l, const char *group, const char *name)
+{
+    for (int i = 0; i < l->nlabels; i++)
+        if (!strcmp(l->labels[i].group, group) && !strcmp(l->labels[i].name, name))
+            return i;
+    return -1;
+}
+
+struct mets_promptbank {
+    const mets_labels *labels;
+    int dim;
+    float *matrix; /* [nlabels, dim] */
+};
+
+mets_promptbank *mets_promptbank_new(const mets_labels *l, const mets_textenc *te, const mets_ecgenc *enc,
+                                     mets_err *err)
+{
+    int dim = mets_ecgenc_dim(enc);
+    mets_promptbank *pb = calloc(1, sizeof *pb);
+    float *text = malloc((size_t)l->nprompts * METS_TEXTENC_DIM * sizeof *text);
+    float *proj = malloc((size_t)l->nprompts * dim * sizeof *proj);
+    mets_textenc_ctx *ctx = mets_textenc_ctx_new(te, err);
+    int rc = (pb && text && proj && ctx) ? 0 : mets_err_set(err, METS_ENOMEM, "prompt bank: out of memory");
+    if (!rc && mets_ecgenc_get_arch(enc)->text_dim != METS_TEXTENC_DIM)
+        rc = mets_err_set(err, METS_EFORMAT, "prompt bank: the ECG model's text head takes %d-d text, the language "
+                          "model gives %d", mets_ecgenc_get_arch(enc)->text_dim, METS_TEXTENC_DIM);
+    rc = rc ?: mets_textenc_embed(te, ctx, l->prompts, l->nprompts, text, err);
+    if (!rc && !(pb->matrix = calloc((size_t)l->nlabels * dim, sizeof *pb->matrix)))
+        rc = mets_err_set(err, METS_ENOMEM, "prompt bank: out of memory");
+    if (!rc) {
+        mets_ecgenc_embed_text(enc, text, l->nprompts, proj);
+        for (int i = 0; i < l->nlabels; i++)
+            for (int p = 0; p < l->labels[i].nprompts; p++)
+                cblas_saxpy(dim, 1.0f, proj + (size_t)(l->labels[i].first_prompt + p) * dim, 1,
+                            pb->matrix + (size_t)i * dim, 1);
+        mets_l2_normalize(pb->matrix, l->nlabels, dim, NULL);
+        pb->labels = l, pb->dim = dim;
+    }
+    mets_textenc_ctx_free(ctx);
+    free(text), free(proj);
+    if (rc) {
+        mets_promptbank_free(pb);
+        return NULL;
+    }
+    return pb;
+}
+
+void mets_promptbank_free(mets_promptbank *pb)
+{
+    if (!pb)
+        return;
+    free(pb->matrix);
+    free(pb);
+}
+
+int mets_promptbank_nlabels(const mets_promptbank *pb)
+{
+    return pb->labels->nlabels;
+}
+
+const float *mets_promptbank_matrix(const mets_promptbank *pb)
+{
+    return pb->matrix;
+}
+
+void mets_promptbank_score(const mets_promptbank *pb, const float *emb, int n, float scale, float *cos, float *prob)
+{
+    const mets_labels *l = pb->labels;
+    int L = l->nlabels;
+    mets_linear(emb, n, pb->dim, pb->matrix, NULL, L, cos);
+    if (!prob)
+        return;
+    for (int i = 0; i < n; i++)
+        for (int g = 0; g < l->ngroups; g++) {
+            const mets_label_group *grp = &l->groups[g];
+            float *row = prob + (size_t)i * L + grp->first_label;
+            const float *c = cos + (size_t)i * L + grp->first_label;
+            for (int k = 0; k < grp->nlabels; k++)
+                row[k] = scale * c[k];
+            mets_softmax(row, 1, grp->nlabels);
+        }
+}

@@ -1,0 +1,216 @@
+/* mets train: METS pre-training of the ECG encoder on PTB-XL (train folds) against the frozen language
+ * model's embeddings of the translated reports; after every epoch the model is exported and scored
+ * zero-shot on the validation fold, and the best epoch is kept as the output model. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "mfile.h"
+#include "ptbxl.h"
+#include "textcache.h"
+#include "trainer.h"
+#include "zeroshot.h"
+
+static const char usage_text[] =
+    "usage: mets train [options]\n"
+    "  -d, --data DIR        data folder (default: $METS_DATA, else the repository's .cache/data)\n"
+    "  -o, --out FILE        the trained model, best epoch on the validation fold (default models/mets-ecg.mets)\n"
+    "  -c, --checkpoint FILE checkpoint written after every epoch (default OUT.ckpt); --resume continues it\n"
+    "      --resume          continue from the checkpoint when it exists\n"
+    "      --train-folds F   PTB-XL folds to train on (default 1-8)\n"
+    "      --val-fold F      fold to select the epoch on (default 9)\n"
+    "  -e, --epochs N        (default 20)   -b, --batch N (default 128)   --lr X (default 2e-3)\n"
+    "  -j, --threads N       data-parallel threads (default 2)   --seed N (default 1)\n"
+    "      --limit N         use at most N training records (quick runs)\n"
+    "      --labels FILE     label prompts for validation (default conf/labels.yaml)\n"
+    "  -m, --text-model FILE the converted language model\n";
+
+typedef struct train_ctx {
+    const char *out, *labels_path, *command;
+    char tmp[4200];
+    const mets_ptbxl_set *val;
+    const mets_labels *labels;
+    const mets_textenc *te;
+    double best, start;
+    int best_epoch;
+} train_ctx;
+
+typedef struct args {
+    const char *data, *out, *checkpoint, *labels, *text_model, *train_folds, *val_fold;
+    int limit, resume;
+    mets_train_opts o;
+} args;
+
+static int parse_args(int argc, char **argv, args *a)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},       {"out", required_argument, NULL, 'o'},
+        {"checkpoint", required_argument, NULL, 'c'}, {"resume", no_argument, NULL, 'R'},
+        {"train-folds", required_argument, NULL, 'F'}, {"val-fold", required_argument, NULL, 'V'},
+        {"epochs", required_argument, NULL, 'e'},     {"batch", required_argument, NULL, 'b'},
+        {"lr", required_argument, NULL, 'L'},         {"threads", required_argument, NULL, 'j'},
+        {"seed", required_argument, NULL, 'S'},       {"limit", required_argument, NULL, 'n'},
+        {"labels", required_argument, NULL, 'l'},     {"text-model", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    *a = (args){.out = "models/mets-ecg.mets", .labels = "conf/labels.yaml", .train_folds = "1-8", .val_fold = "9",
+                .o = mets_train_default_opts()};
+    int c;
+    while ((c = getopt_long(argc, argv, "d:o:c:e:b:j:l:m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': a->data = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'c': a->checkpoint = optarg; break;
+        case 'R': a->resume = 1; break;
+        case 'F': a->train_folds = optarg; break;
+        case 'V': a->val_fold = optarg; break;
+        case 'e': a->o.epochs = atoi(optarg); break;
+        case 'b': a->o.batch = atoi(optarg); break;
+        case 'L': a->o.lr = strtof(optarg, NULL); break;
+        case 'j': a->o.threads = atoi(optarg); break;
+        case 'S': a->o.seed = strtoull(optarg, NULL, 10); break;
+        case 'n': a->limit = atoi(optarg); break;
+        case 'l': a->labels = optarg; break;
+        case 'm': a->text_model = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* Exports the epoch's model to a temporary file and scores it zero-shot on the validation fold. */
+static int validate(train_ctx *c, int epoch, double loss, mets_ecgnet *net, double *super, double *rhythm)
+{
+    mets_err err;
+    mets_mfile_writer *w = mets_mfile_writer_new();
+    int rc = w ? mets_ecgnet_export(net, w) : METS_ENOMEM;
+    rc = rc ?: mets_mfile_writer_set_str(w, "train.command", c->command, strlen(c->command));
+    rc = rc ?: mets_mfile_writer_set_i64(w, "train.epoch", epoch + 1);
+    rc = rc ?: mets_mfile_writer_set_f64(w, "train.loss", loss);
+    rc = rc ?: mets_mfile_writer_write(w, c->tmp, &err);
+    mets_mfile_writer_free(w);
+    mets_ecgenc *enc = rc ? NULL : mets_ecgenc_open(c->tmp, &err);
+    mets_promptbank *pb = enc ? mets_promptbank_new(c->labels, c->te, enc, &err) : NULL;
+    const mets_train_data *v = &c->val->data;
+    float *prob = pb ? malloc((size_t)v->n * c->labels->nlabels * sizeof *prob) : NULL;
+    int missing;
+    if (!prob || mets_zeroshot_scores(enc, pb, v, METS_LEADS_ALL, NULL, prob, &err)) {
+        fprintf(stderr, "mets train: validation: %s\n", err.msg);
+        rc = 1;
+    } else {
+        *super = mets_zeroshot_macro_auc(c->labels, "superclass", prob, v->n, c->val->super, mets_ptbxl_super_names,
+                                         METS_PTBXL_SUPER, NULL, &missing);
+        *rhythm = mets_zeroshot_macro_auc(c->labels, "rhythm", prob, v->n, c->val->rhythm, mets_ptbxl_rhythm_names,
+                                          METS_PTBXL_RHYTHM, NULL, &missing);
+    }
+    free(prob);
+    mets_promptbank_free(pb);
+    mets_ecgenc_free(enc);
+    return rc;
+}
+
+static int on_epoch(void *p, int epoch, double loss, mets_ecgnet *net)
+{
+    train_ctx *c = p;
+    double super = 0, rhythm = 0;
+    if (validate(c, epoch, loss, net, &super, &rhythm))
+        return 1;
+    double score = (super + rhythm) / 2;
+    int best = score > c->best;
+    fprintf(stderr, "epoch %d: loss %.4f, validation zero-shot macro AUC superclass %.3f rhythm %.3f%s (%.0f s)\n",
+            epoch + 1, loss, super, rhythm, best ? "  best so far" : "", difftime(time(NULL), (time_t)c->start));
+    if (best) {
+        c->best = score, c->best_epoch = epoch + 1;
+        if (rename(c->tmp, c->out) != 0) {
+            perror(c->out);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int load_sets(const args *a, const mets_textenc *te, mets_ptbxl_set *train, mets_ptbxl_set *val, mets_err *err)
+{
+    unsigned tf, vf;
+    if (mets_ptbxl_parse_folds(a->train_folds, &tf) || mets_ptbxl_parse_folds(a->val_fold, &vf))
+        return mets_err_set(err, METS_EINVAL, "folds: expected a list like 1-8 or 9");
+    mets_report_translator *tr = mets_report_translator_new(NULL, err);
+    const char *dir = mets_cli_data_dir(a->data);
+    mets_ecgenc_arch arch = mets_ecgenc_default_arch();
+    int rc = tr ? 0 : err->code;
+    rc = rc ?: mets_ptbxl_load(dir, tf, a->limit, arch.rate_hz, arch.samples, tr, train, err);
+    rc = rc ?: mets_ptbxl_load(dir, vf, 0, arch.rate_hz, arch.samples, tr, val, err);
+    mets_report_translator_free(tr);
+    if (rc)
+        return rc;
+    fprintf(stderr, "train: %d windows (folds %s, %d distinct reports, %d records not in %s), validation: %d windows\n",
+            train->data.n, a->train_folds, train->data.ntexts, train->missing, dir, val->data.n);
+    train->data.text_dim = METS_TEXTENC_DIM;
+    train->data.text_emb = malloc((size_t)train->data.ntexts * METS_TEXTENC_DIM * sizeof(float));
+    if (!train->data.text_emb)
+        return mets_err_set(err, METS_ENOMEM, "out of memory for report embeddings");
+    return mets_textcache_embed(".cache/report-embeddings.mets", te, train->texts, train->data.ntexts,
+                                train->data.text_emb, 0, err);
+}
+
+static char *join_args(int argc, char **argv)
+{
+    size_t len = 16;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    char *s = malloc(len);
+    if (s) {
+        strcpy(s, "mets");
+        for (int i = 0; i < argc; i++)
+            strcat(strcat(s, " "), argv[i]);
+    }
+    return s;
+}
+
+int mets_cmd_train(int argc, char **argv)
+{
+    args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    mets_err err;
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s.ckpt", a.out);
+    a.o.checkpoint = a.checkpoint ? a.checkpoint : ckpt, a.o.resume = a.resume;
+    mets_textenc *te = mets_textenc_open(mets_cli_text_model(a.text_model), &err);
+    mets_labels *labels = te ? mets_labels_load(a.labels, &err) : NULL;
+    mets_ptbxl_set train = {0}, val = {0};
+    train_ctx c = {.out = a.out, .te = te, .labels = labels, .val = &val, .best = -1, .start = (double)time(NULL),
+                   .command = join_args(argc, argv)};
+    snprintf(c.tmp, sizeof c.tmp, "%s.epoch", a.out);
+    mets_ecgenc_arch arch = mets_ecgenc_default_arch();
+    mets_ecgnet *net = NULL;
+    rc = (te && labels && c.command) ? load_sets(&a, te, &train, &val, &err) : METS_EINVAL;
+    if (!rc && !(net = mets_ecgnet_new(&arch, a.o.seed, &err)))
+        rc = err.code;
+    if (!rc) {
+        fprintf(stderr, "train: encoder of %zu parameters, %.1f MFLOP per window; %d epochs of %d batches of %d\n",
+                mets_ecgnet_scalars(net), mets_ecgenc_flops(&arch) * 1e-6, a.o.epochs, train.data.n / a.o.batch,
+                a.o.batch);
+        a.o.on_epoch = on_epoch, a.o.ctx = &c;
+        rc = mets_train_run(net, &train.data, &a.o, NULL, &err);
+    }
+    if (rc)
+        fprintf(stderr, "mets train: %s\n", err.msg[0] ? err.msg : mets_err_name(rc));
+    else
+        fprintf(stderr, "mets train: wrote %s (epoch %d, validation mean macro AUC %.3f) in %.0f s\n", a.out,
+                c.best_epoch, c.best, difftime(time(NULL), (time_t)c.start));
+    mets_ecgnet_free(net);
+    mets_ptbxl_free(&train), mets_ptbxl_free(&val);
+    mets_labels_free(labels);
+    mets_textenc_free(te);
+    free((char *)c.command);
+    return rc ? 1 : 0;
+}
