@@ -47,7 +47,7 @@ static int next_word(reader *r, unsigned *w, const char *what)
 
 static int skip(reader *r, int64_t *t)
 {
-    unsigned hi, lo;
+    unsigned hi = 0, lo = 0; /* set unless next_word fails */
     int rc;
     if ((rc = next_word(r, &hi, "SKIP interval cut short")) || (rc = next_word(r, &lo, "SKIP interval cut short")))
         return rc;
@@ -111,7 +111,7 @@ static int parse(reader *r)
 {
     int64_t t = 0;
     for (;;) {
-        unsigned w;
+        unsigned w = 0;
         int rc = next_word(r, &w, "no end-of-file marker");
         if (rc)
             return rc;
@@ -170,7 +170,7 @@ int mets_annot_read(const char *path, mets_annots *out, mets_err *err)
 {
     size_t len;
     memset(out, 0, sizeof *out);
-    char *buf = mets_ecg_slurp(path, MAX_FILE_BYTES, &len, err);
+    char *buf = mets_file_slurp(path, MAX_FILE_BYTES, &len, err);
     if (!buf)
         return err ? err->code : METS_EIO;
     int rc = mets_annot_parse_mem(buf, len, path, out, err);

@@ -163,7 +163,7 @@ static int parse_fs(const pctx *c, span t, mets_wfdb_header *h)
 /* "name nsig [fs[/counter[(base)]] [nsamp [base_time [base_date]]]]" */
 static int parse_record_line(const pctx *c, span line, mets_wfdb_header *h)
 {
-    span t;
+    span t = {line.p, line.p};
     int64_t v;
     next_tok(&line, &t); /* the caller skips empty lines */
     if (memchr(t.p, '/', (size_t)(t.end - t.p)))
@@ -290,7 +290,7 @@ static int default_adc_res(int format)
 /* "file format[…] [gain[(baseline)][/units] [adc_res [adc_zero [init [checksum [block [description]]]]]]]" */
 static int parse_signal_line(const pctx *c, span line, mets_wfdb_signal *s)
 {
-    span t;
+    span t = {line.p, line.p};
     int has_baseline = 0, has_init = 0, rc;
     memset(s, 0, sizeof *s);
     s->gain = DEFAULT_GAIN;
@@ -431,7 +431,7 @@ static int group_bytes(const group *g, unsigned char *buf, size_t n, int64_t off
         memcpy(buf, g->mem + off, n); /* the open checked that mem holds every frame */
         return 0;
     }
-    if (mets_ecg_pread_full(g->fd, buf, n, off))
+    if (mets_file_pread_full(g->fd, buf, n, off))
         return mets_err_set(err, METS_EIO, "%s: %s", g->path, errno ? strerror(errno) : "file shrank while open");
     return 0;
 }
@@ -642,10 +642,10 @@ mets_wfdb_record *mets_wfdb_open(const char *path, mets_err *err)
     mets_wfdb_record *rec = NULL;
     if (!hea_path)
         mets_err_set(err, METS_ENOMEM, "%s: out of memory", path);
-    else if ((text = mets_ecg_slurp(hea_path, MAX_HEADER_BYTES, &len, err)))
+    else if ((text = mets_file_slurp(hea_path, MAX_HEADER_BYTES, &len, err)))
         rec = record_new(text, len, hea_path, err);
     for (int i = 0; rec && i < rec->ngroups; i++)
-        if (mets_ecg_open(rec->groups[i].path, &rec->groups[i].fd, err)) {
+        if (mets_file_open(rec->groups[i].path, &rec->groups[i].fd, err)) {
             mets_wfdb_free(rec);
             rec = NULL;
         }

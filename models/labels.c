@@ -1,15 +1,16 @@
 #include "labels.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
+#include "fileio.h"
 #include "ops.h"
 
 #define MAX_ITEMS 4096 /* labels or prompts: far above any real set, bounds hostile files */
+#define MAX_FILE_BYTES (1 << 24)
 
 typedef struct parse {
     yaml_document_t doc;
@@ -168,26 +169,9 @@ mets_labels *mets_labels_parse(const char *text, size_t len, const char *name, m
 
 mets_labels *mets_labels_load(const char *path, mets_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        mets_err_set(err, METS_EIO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0, got;
-    char buf[65536];
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0 && len < (1u << 24)) {
-        if (len + got > cap) {
-            char *grown = realloc(text, cap = 2 * (len + got));
-            if (!grown)
-                break;
-            text = grown;
-        }
-        memcpy(text + len, buf, got);
-        len += got;
-    }
-    fclose(f);
-    mets_labels *l = mets_labels_parse(text ? text : "", len, path, err);
+    size_t len;
+    char *text = mets_file_slurp(path, MAX_FILE_BYTES, &len, err);
+    mets_labels *l = text ? mets_labels_parse(text, len, path, err) : NULL;
     free(text);
     return l;
 }

@@ -128,7 +128,9 @@ int mets_pool1d_out_len(int len, int k, int stride, int pad)
     return padded < k ? 0 : (padded - k) / stride + 1;
 }
 
-void mets_maxpool1d(const float *x, int rows, int len, int k, int stride, int pad, float *y)
+/* Max (is_max) or average pooling; the window is clipped to the signal, and the average divides by k
+ * so that zero padding counts, as PyTorch's defaults. */
+static void pool1d(const float *x, int rows, int len, int k, int stride, int pad, float *y, int is_max)
 {
     int out_len = mets_pool1d_out_len(len, k, stride, pad);
     for (int r = 0; r < rows; r++) {
@@ -137,29 +139,22 @@ void mets_maxpool1d(const float *x, int rows, int len, int k, int stride, int pa
             int lo = t * stride - pad, hi = lo + k;
             lo = lo < 0 ? 0 : lo;
             hi = hi > len ? len : hi;
-            float m = -INFINITY;
+            float acc = is_max ? -INFINITY : 0.0f;
             for (int i = lo; i < hi; i++)
-                m = xr[i] > m ? xr[i] : m;
-            y[(size_t)r * out_len + t] = m;
+                acc = is_max ? (xr[i] > acc ? xr[i] : acc) : acc + xr[i];
+            y[(size_t)r * out_len + t] = is_max ? acc : acc / (float)k;
         }
     }
 }
 
+void mets_maxpool1d(const float *x, int rows, int len, int k, int stride, int pad, float *y)
+{
+    pool1d(x, rows, len, k, stride, pad, y, 1);
+}
+
 void mets_avgpool1d(const float *x, int rows, int len, int k, int stride, int pad, float *y)
 {
-    int out_len = mets_pool1d_out_len(len, k, stride, pad);
-    for (int r = 0; r < rows; r++) {
-        const float *xr = x + (size_t)r * len;
-        for (int t = 0; t < out_len; t++) {
-            int lo = t * stride - pad, hi = lo + k;
-            lo = lo < 0 ? 0 : lo;
-            hi = hi > len ? len : hi;
-            float sum = 0.0f;
-            for (int i = lo; i < hi; i++)
-                sum += xr[i];
-            y[(size_t)r * out_len + t] = sum / (float)k;
-        }
-    }
+    pool1d(x, rows, len, k, stride, pad, y, 0);
 }
 
 void mets_layernorm(float *x, int rows, int dim, const float *gamma, const float *beta, float eps)

@@ -5,6 +5,7 @@
 
 #include "harness.h"
 #include "metrics.h"
+#include "probe.h"
 
 static void auc_matches_scikit_learn_with_ties(void)
 {
@@ -64,6 +65,28 @@ static void episodes_count_overlaps_and_durations(void)
     CHECK_NEAR(s.dur_se, 20.0 / 160, 1e-12);
 }
 
+/* Two classes that depend on different coordinates: the probe must rank both almost perfectly. */
+static void linear_probe_separates_linear_classes(void)
+{
+    enum { N = 400, D = 6, C = 2 };
+    float x[N * D], w[C * (D + 1)], s[N * C], col[N];
+    uint8_t y[N * C], yk[N];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < D; j++)
+            x[i * D + j] = mets_test_uniform(-1, 1);
+        y[i * C] = x[i * D] + 0.5f * x[i * D + 1] > 0.1f;
+        y[i * C + 1] = x[i * D + 4] < -0.3f;
+    }
+    mets_probe_fit(x, y, N, D, C, 1e-4f, 300, w);
+    mets_probe_predict(w, x, N, D, C, s);
+    for (int k = 0; k < C; k++) {
+        for (int i = 0; i < N; i++)
+            col[i] = s[i * C + k], yk[i] = y[i * C + k];
+        double auc = mets_auc(col, yk, N);
+        CHECK(auc > 0.99, "class %d: AUC %.4f", k, auc);
+    }
+}
+
 int main(void)
 {
     RUN(auc_matches_scikit_learn_with_ties);
@@ -71,5 +94,6 @@ int main(void)
     RUN(auc_equals_pairwise_definition_on_random_data);
     RUN(f1_matches_scikit_learn);
     RUN(episodes_count_overlaps_and_durations);
+    RUN(linear_probe_separates_linear_classes);
     return mets_test_summary();
 }

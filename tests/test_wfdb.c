@@ -356,7 +356,8 @@ static void garbage_header_is_rejected(void)
     const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0garbage\n\n";
     spit(tmp_path("junk.hea"), elf, sizeof elf - 1);
     expect_open_fails("junk", METS_EFORMAT, "junk.hea:1", "record line has no number of signals");
-    const char *comment = "# only a comment\r\n\r\n", *shorter = "short 2 360 10\nshort.dat 212 200 11 1024 0 0 0 MLII\n";
+    const char *comment = "# only a comment\r\n\r\n";
+    const char *shorter = "short 2 360 10\nshort.dat 212 200 11 1024 0 0 0 MLII\n";
     spit(tmp_path("empty.hea"), comment, strlen(comment));
     expect_open_fails("empty", METS_EFORMAT, "empty.hea", "no record line");
     spit(tmp_path("short.hea"), shorter, strlen(shorter));

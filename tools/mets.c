@@ -14,6 +14,7 @@ static const struct {
     {"convert-minilm", mets_cmd_convert_minilm, "convert all-MiniLM-L6-v2 into the mets model file format"},
     {"reports", mets_cmd_reports, "translate the PTB-XL reports into English and print the coverage"},
     {"train", mets_cmd_train, "METS pre-training of the ECG encoder on PTB-XL"},
+    {"eval", mets_cmd_eval, "zero-shot evaluation of a trained ECG model on any data directory"},
 };
 
 const char *mets_cli_text_model(const char *flag)

@@ -5,9 +5,8 @@
 #include <string.h>
 
 #include "csv.h"
-#include "ecgenc.h"
+#include "dataset.h"
 #include "preprocess.h"
-#include "wfdb.h"
 
 #define MAX_SAMPLES_IN 100000
 
@@ -92,93 +91,19 @@ static void parse_scp_codes(const char *codes, const statements *st, uint8_t *su
     }
 }
 
-/* Reads one record's leads, resamples them to the model rate and preprocesses the window. */
+/* Reads one record's leads, resampled to the model rate, and preprocesses its first window. */
 static int load_window(const char *path, int rate_hz, int samples, float *out_leads, uint16_t *present,
                        float *scratch, mets_err *err)
 {
-    mets_wfdb_record *rec = mets_wfdb_open(path, err);
-    if (!rec)
-        return err->code;
-    int nsig = mets_wfdb_nsig(rec), rc = 0;
-    double fs = mets_wfdb_fs(rec);
-    int64_t n = mets_wfdb_nsamp(rec);
-    n = n < MAX_SAMPLES_IN ? n : MAX_SAMPLES_IN;
-    float *raw = malloc((size_t)n * nsig * sizeof *raw), *lead = malloc((size_t)n * sizeof *lead);
-    float *res = calloc((size_t)12 * samples, sizeof *res);
-    const float *leads[12] = {NULL};
-    *present = 0;
-    if (!raw || !lead || !res)
-        rc = mets_err_set(err, METS_ENOMEM, "%s: out of memory", path);
-    else if (!(rc = mets_wfdb_read_phys(rec, 0, n, raw, err)))
-        for (int s = 0; s < nsig && !rc; s++) {
-            int l = mets_ecg_lead_index(mets_wfdb_signal_info(rec, s)->description);
-            if (l < 0 || leads[l])
-                continue;
-            for (int64_t t = 0; t < n; t++)
-                lead[t] = raw[t * nsig + s];
-            size_t want = (size_t)(n * rate_hz / fs + 0.5);
-            want = want < (size_t)samples ? want : (size_t)samples;
-            if (mets_prep_resample(lead, (size_t)n, fs, rate_hz, res + (size_t)l * samples, want, err) < 0)
-                rc = err->code;
-            leads[l] = res + (size_t)l * samples;
-            *present |= (uint16_t)(1u << l);
-        }
-    if (!rc) {
-        mets_prep_window(leads, samples, rate_hz, scratch, scratch + (size_t)24 * samples);
-        memcpy(out_leads, scratch, (size_t)12 * samples * sizeof *out_leads);
-    }
-    free(raw), free(lead), free(res);
-    mets_wfdb_free(rec);
-    return rc;
-}
-
-/* Index of `text` among the distinct texts so far, adding it when new (linear probing on a hash). */
-typedef struct text_index {
-    char **texts;
-    int n, cap;
-    int *slots;
-    int nslots;
-} text_index;
-
-static unsigned long hash(const char *s)
-{
-    unsigned long h = 1469598103934665603ul;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ul;
-    return h;
-}
-
-static int intern(text_index *ti, const char *text)
-{
-    if (2 * (ti->n + 1) > ti->nslots) {
-        int nslots = ti->nslots ? 2 * ti->nslots : 1024, *slots = malloc(nslots * sizeof *slots);
-        if (!slots)
-            return -1;
-        for (int i = 0; i < nslots; i++)
-            slots[i] = -1;
-        for (int i = 0; i < ti->n; i++) {
-            unsigned long h = hash(ti->texts[i]) % nslots;
-            while (slots[h] >= 0)
-                h = (h + 1) % nslots;
-            slots[h] = i;
-        }
-        free(ti->slots);
-        ti->slots = slots, ti->nslots = nslots;
-    }
-    unsigned long h = hash(text) % ti->nslots;
-    for (; ti->slots[h] >= 0; h = (h + 1) % ti->nslots)
-        if (!strcmp(ti->texts[ti->slots[h]], text))
-            return ti->slots[h];
-    if (ti->n == ti->cap) {
-        char **grown = realloc(ti->texts, (ti->cap = ti->cap ? 2 * ti->cap : 256) * sizeof *grown);
-        if (!grown)
-            return -1;
-        ti->texts = grown;
-    }
-    if (!(ti->texts[ti->n] = strdup(text)))
-        return -1;
-    ti->slots[h] = ti->n;
-    return ti->n++;
+    mets_dataset_leads l;
+    int rc = mets_dataset_read_leads(path, rate_hz, -1, MAX_SAMPLES_IN, samples, &l, err);
+    if (rc)
+        return rc;
+    mets_prep_window((const float *const *)l.lead, samples, rate_hz, scratch, scratch + (size_t)24 * samples);
+    memcpy(out_leads, scratch, (size_t)12 * samples * sizeof *out_leads);
+    *present = l.present;
+    mets_dataset_leads_free(&l);
+    return 0;
 }
 
 typedef struct columns {
@@ -203,7 +128,7 @@ static int grow_set(mets_ptbxl_set *set, int cap, int samples)
 
 /* Adds the record of the current CSV row to the set. */
 static int add_row(mets_csv *csv, const columns *c, const char *dir, const statements *st,
-                   const mets_report_translator *tr, int rate_hz, int samples, float *scratch, text_index *ti,
+                   const mets_report_translator *tr, int rate_hz, int samples, float *scratch, mets_textset *ti,
                    mets_ptbxl_set *set, mets_err *err)
 {
     mets_train_data *d = &set->data;
@@ -219,7 +144,7 @@ static int add_row(mets_csv *csv, const columns *c, const char *dir, const state
         return rc;
     if ((rc = mets_report_translate(tr, mets_csv_field(csv, c->report), text, sizeof text, NULL)) < 0)
         return mets_err_set(err, rc, "%s: cannot translate the report of ecg_id %s", path, mets_csv_field(csv, c->id));
-    if ((d->text[i] = intern(ti, text)) < 0)
+    if ((d->text[i] = mets_textset_intern(ti, text)) < 0)
         return mets_err_set(err, METS_ENOMEM, "out of memory for report texts");
     set->ecg_id[i] = atoi(mets_csv_field(csv, c->id));
     memset(set->super + (size_t)i * METS_PTBXL_SUPER, 0, METS_PTBXL_SUPER);
@@ -250,7 +175,7 @@ int mets_ptbxl_load(const char *dir, unsigned folds, int limit, int rate_hz, int
             rc = mets_err_set(err, METS_EFORMAT, "%s: missing one of the columns ecg_id, strat_fold, report, "
                               "scp_codes, filename_lr", path);
     }
-    text_index ti = {0};
+    mets_textset ti = {0};
     float *scratch = malloc((size_t)27 * samples * sizeof *scratch); /* window [24, S] + filter work [3S] */
     int cap = 0, more = 0;
     while (!rc && (!limit || set->data.n < limit) && (more = mets_csv_next(csv, err)) == 1) {
@@ -263,8 +188,8 @@ int mets_ptbxl_load(const char *dir, unsigned folds, int limit, int rate_hz, int
     }
     if (!rc && more < 0)
         rc = more;
-    set->texts = ti.texts, set->data.ntexts = ti.n;
-    free(ti.slots), free(scratch), free(st.code), free(st.superclass);
+    set->texts = mets_textset_take(&ti, &set->data.ntexts);
+    free(scratch), free(st.code), free(st.superclass);
     mets_csv_close(csv);
     if (rc)
         mets_ptbxl_free(set);

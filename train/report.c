@@ -1,13 +1,14 @@
 /* Report texts into English with the phrase table: see report.h and report_phrases.tsv. */
 #include "report.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fileio.h"
 
 /* report_phrases.tsv, compiled in by CMake (embed.cmake). */
 extern const unsigned char mets_report_phrases_tsv[];
@@ -345,43 +346,12 @@ static int build_index(mets_report_translator *t, const char *name, mets_err *er
     return 0;
 }
 
-static int read_file(const char *path, char **text, size_t *len, mets_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mets_err_set(err, METS_EIO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0, got;
-    int rc = 0;
-    do {
-        if (n == cap) {
-            char *grown = realloc(buf, cap = cap ? 2 * cap : 1 << 16);
-            if (!grown) {
-                rc = mets_err_set(err, METS_ENOMEM, "%s: out of memory", path);
-                break;
-            }
-            buf = grown;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got);
-    if (!rc && ferror(f))
-        rc = mets_err_set(err, METS_EIO, "%s: read error", path);
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *text = buf, *len = n;
-    return 0;
-}
-
 mets_report_translator *mets_report_translator_new(const char *tsv_path, mets_err *err)
 {
     char *owned = NULL;
     const char *text = (const char *)mets_report_phrases_tsv, *name = "report_phrases.tsv (built in)";
     size_t len = mets_report_phrases_tsv_len;
-    if (tsv_path && read_file(tsv_path, &owned, &len, err))
+    if (tsv_path && !(owned = mets_file_slurp(tsv_path, 1 << 24, &len, err)))
         return NULL;
     if (tsv_path)
         text = owned, name = tsv_path;

@@ -22,10 +22,10 @@ static void open_cache(const char *path, cache *c)
     memset(c, 0, sizeof *c);
     if (access(path, F_OK) != 0 || !(c->mf = mets_mfile_open(path, &err)))
         return;
-    int64_t shape[2] = {-1, METS_TEXTENC_DIM};
+    int64_t shape[METS_MFILE_MAX_DIMS] = {-1, METS_TEXTENC_DIM};
     if (mets_mfile_get_strs(c->mf, "texts", &c->n, &err) ||
         mets_mfile_tensor_f32(c->mf, "embeddings", 2, shape, &c->emb, &err) ||
-        (mets_mfile_tensor_shape(c->mf, "embeddings", shape, &err), (size_t)shape[0] != c->n)) {
+        mets_mfile_tensor_shape(c->mf, "embeddings", shape, &err) < 0 || (size_t)shape[0] != c->n) {
         mets_mfile_free(c->mf);
         memset(c, 0, sizeof *c);
     }

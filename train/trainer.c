@@ -134,6 +134,7 @@ typedef struct run_state {
     mets_adamw opt;
     long step, total_steps;
     int epoch;
+    double busy; /* seconds spent in training steps, for the rate (validation excluded) */
 } run_state;
 
 static float lr_at(const mets_train_opts *o, long step, long total)
@@ -287,9 +288,9 @@ static void shuffle(int *perm, int n, mets_rng *rng)
     }
 }
 
-static void progress(const run_state *s, int batch_no, int batches, double loss, double t0, long step0)
+static void progress(const run_state *s, int batch_no, int batches, double loss, long step0)
 {
-    double dt = now() - t0, rate = (double)(s->step - step0) * s->o->batch / (dt > 0 ? dt : 1);
+    double rate = (double)(s->step - step0) * s->o->batch / (s->busy > 0 ? s->busy : 1);
     double left = (double)(s->total_steps - s->step) * s->o->batch / (rate > 0 ? rate : 1);
     fprintf(stderr, "\repoch %d/%d  batch %d/%d  loss %.4f  T %.3f  lr %.2e  %.0f samples/s  ETA %02d:%02d   ",
             s->epoch + 1, s->o->epochs, batch_no, batches, loss, 1.0 / exp(*mets_ecgnet_log_scale(s->net)), s->opt.lr,
@@ -309,16 +310,17 @@ int mets_train_run(mets_ecgnet *net, const mets_train_data *d, const mets_train_
     s.total_steps = (long)batches * o->epochs;
     if (!rc && o->checkpoint && o->resume)
         rc = load_checkpoint(&s, err);
-    double t0 = now(), loss_sum = 0;
+    double loss_sum = 0;
     long step0 = s.step;
     for (; !rc && s.epoch < o->epochs; s.epoch++) {
         shuffle(s.perm, d->n, &s.rng);
         loss_sum = 0;
         for (int b = 0; b < batches; b++) {
-            double loss = train_step(&s, s.perm + (size_t)b * o->batch, o->batch);
-            loss_sum += loss;
+            double t0 = now();
+            loss_sum += train_step(&s, s.perm + (size_t)b * o->batch, o->batch);
+            s.busy += now() - t0;
             if (!o->quiet && (b % 5 == 0 || b == batches - 1))
-                progress(&s, b + 1, batches, loss_sum / (b + 1), t0, step0);
+                progress(&s, b + 1, batches, loss_sum / (b + 1), step0);
         }
         if (!o->quiet)
             fprintf(stderr, "\n");

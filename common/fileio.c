@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int mets_ecg_open(const char *path, int *fd, mets_err *err)
+int mets_file_open(const char *path, int *fd, mets_err *err)
 {
     *fd = open(path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0)
@@ -15,7 +15,7 @@ int mets_ecg_open(const char *path, int *fd, mets_err *err)
     return 0;
 }
 
-int mets_ecg_pread_full(int fd, void *buf, size_t n, int64_t off)
+int mets_file_pread_full(int fd, void *buf, size_t n, int64_t off)
 {
     for (size_t got = 0; got < n;) {
         ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + (int64_t)got));
@@ -31,18 +31,18 @@ int mets_ecg_pread_full(int fd, void *buf, size_t n, int64_t off)
     return 0;
 }
 
-char *mets_ecg_slurp(const char *path, size_t max, size_t *len, mets_err *err)
+char *mets_file_slurp(const char *path, size_t max, size_t *len, mets_err *err)
 {
     int fd;
     struct stat st;
-    if (mets_ecg_open(path, &fd, err))
+    if (mets_file_open(path, &fd, err))
         return NULL;
     char *buf = NULL;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
         mets_err_set(err, METS_EFORMAT, "%s: not a regular file of at most %zu bytes", path, max);
     else if (!(buf = malloc((size_t)st.st_size + 1))) /* + 1: malloc(0) may return NULL */
         mets_err_set(err, METS_ENOMEM, "%s: out of memory", path);
-    else if (mets_ecg_pread_full(fd, buf, (size_t)st.st_size, 0)) {
+    else if (mets_file_pread_full(fd, buf, (size_t)st.st_size, 0)) {
         mets_err_set(err, METS_EIO, "%s: %s", path, errno ? strerror(errno) : "file shrank while reading");
         free(buf);
         buf = NULL;

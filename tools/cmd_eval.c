@@ -1,0 +1,222 @@
+/* mets eval: zero-shot evaluation of a trained ECG model on any data directory: PTB-XL macro AUC for the
+ * diagnostic superclasses and the rhythm statements with all 12 leads, lead II alone and I+II+V1, next
+ * to a linear probe on the frozen embeddings. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "metrics.h"
+#include "probe.h"
+#include "ptbxl.h"
+#include "zeroshot.h"
+
+static const char usage_text[] =
+    "usage: mets eval [options]\n"
+    "  -d, --data DIR        data folder (default: $METS_DATA, else the repository's .cache/data)\n"
+    "  -M, --model FILE      the trained ECG model (default models/mets-ecg.mets)\n"
+    "      --folds F         PTB-XL folds to evaluate (default 9; the held-out test fold is 10)\n"
+    "      --probe-folds F   folds the linear probe is fitted on (default 1-8; 'none' skips the probe)\n"
+    "      --limit N         at most N records of each set (quick runs)\n"
+    "      --labels FILE     label prompts (default conf/labels.yaml)\n"
+    "  -m, --text-model FILE the converted language model\n"
+    "      --json FILE       also write every number as JSON\n";
+
+typedef struct task {
+    const char *group;
+    const char *const *names;
+    int n;
+} task;
+
+static const task tasks[2] = {{"superclass", mets_ptbxl_super_names, METS_PTBXL_SUPER},
+                              {"rhythm", mets_ptbxl_rhythm_names, METS_PTBXL_RHYTHM}};
+static const struct {
+    const char *name;
+    uint16_t mask;
+} lead_sets[3] = {{"12 leads", METS_LEADS_ALL}, {"II", METS_LEADS_II}, {"I+II+V1", METS_LEADS_I_II_V1}};
+
+typedef struct results {
+    double auc[3 + 1][2][METS_PTBXL_RHYTHM]; /* [lead set, or 3 = probe][task][class] */
+    double macro[3 + 1][2];
+    int probe;
+} results;
+
+static const uint8_t *task_labels(const mets_ptbxl_set *s, int t)
+{
+    return t == 0 ? s->super : s->rhythm;
+}
+
+static int zero_shot(const mets_ecgenc *enc, const mets_promptbank *pb, const mets_labels *l,
+                     const mets_ptbxl_set *set, results *r, mets_err *err)
+{
+    float *prob = malloc((size_t)set->data.n * l->nlabels * sizeof *prob);
+    int rc = prob ? 0 : mets_err_set(err, METS_ENOMEM, "out of memory");
+    for (int ls = 0; ls < 3 && !rc; ls++) {
+        rc = mets_zeroshot_scores(enc, pb, &set->data, lead_sets[ls].mask, NULL, prob, err);
+        for (int t = 0; t < 2 && !rc; t++) {
+            int missing;
+            r->macro[ls][t] = mets_zeroshot_macro_auc(l, tasks[t].group, prob, set->data.n, task_labels(set, t),
+                                                      tasks[t].names, tasks[t].n, r->auc[ls][t], &missing);
+            if (missing >= 0)
+                rc = mets_err_set(err, METS_EINVAL, "the labels file has no label %s in group %s",
+                                  tasks[t].names[missing], tasks[t].group);
+        }
+    }
+    free(prob);
+    return rc;
+}
+
+/* Fits the probe on the embeddings of `fit` and scores `set` (12 leads). */
+static int probe(const mets_ecgenc *enc, const mets_ptbxl_set *fit, const mets_ptbxl_set *set, results *r,
+                 mets_err *err)
+{
+    int D = mets_ecgenc_dim(enc), rc = 0;
+    float *xf = malloc((size_t)fit->data.n * D * sizeof *xf), *xs = malloc((size_t)set->data.n * D * sizeof *xs);
+    float *s = malloc((size_t)set->data.n * METS_PTBXL_RHYTHM * sizeof *s);
+    float *w = malloc((size_t)METS_PTBXL_RHYTHM * (D + 1) * sizeof *w), *col = malloc((size_t)set->data.n * sizeof *col);
+    uint8_t *y = malloc((size_t)set->data.n);
+    if (!xf || !xs || !s || !w || !col || !y)
+        rc = mets_err_set(err, METS_ENOMEM, "probe: out of memory");
+    rc = rc ?: mets_zeroshot_scores(enc, NULL, &fit->data, METS_LEADS_ALL, xf, NULL, err);
+    rc = rc ?: mets_zeroshot_scores(enc, NULL, &set->data, METS_LEADS_ALL, xs, NULL, err);
+    for (int t = 0; t < 2 && !rc; t++) {
+        int c = tasks[t].n;
+        double sum = 0;
+        int counted = 0;
+        mets_probe_fit(xf, task_labels(fit, t), fit->data.n, D, c, 1e-4f, 300, w);
+        mets_probe_predict(w, xs, set->data.n, D, c, s);
+        for (int k = 0; k < c; k++) {
+            for (int i = 0; i < set->data.n; i++)
+                col[i] = s[(size_t)i * c + k], y[i] = task_labels(set, t)[(size_t)i * c + k];
+            r->auc[3][t][k] = mets_auc(col, y, set->data.n);
+            if (!isnan(r->auc[3][t][k]))
+                sum += r->auc[3][t][k], counted++;
+        }
+        r->macro[3][t] = counted ? sum / counted : NAN;
+    }
+    r->probe = !rc;
+    free(xf), free(xs), free(s), free(w), free(col), free(y);
+    return rc;
+}
+
+static void print_table(const results *r, const mets_ptbxl_set *set, const char *folds)
+{
+    printf("PTB-XL folds %s: %d records; zero-shot AUC (softmax over each group's prompts)\n", folds, set->data.n);
+    printf("%-12s %8s %9s %9s %9s %9s\n", "class", "n", "12 leads", "II", "I+II+V1", r->probe ? "probe" : "");
+    for (int t = 0; t < 2; t++) {
+        for (int k = 0; k < tasks[t].n; k++) {
+            int pos = 0;
+            for (int i = 0; i < set->data.n; i++)
+                pos += task_labels(set, t)[(size_t)i * tasks[t].n + k];
+            printf("%-12s %8d", tasks[t].names[k], pos);
+            for (int ls = 0; ls < 3 + r->probe; ls++)
+                printf(" %9.3f", r->auc[ls][t][k]);
+            printf("\n");
+        }
+        printf("%-12s %8s", tasks[t].group, "macro");
+        for (int ls = 0; ls < 3 + r->probe; ls++)
+            printf(" %9.3f", r->macro[ls][t]);
+        printf("\n\n");
+    }
+}
+
+static int write_json(const char *path, const results *r, const char *model, const char *folds, int n)
+{
+    json_t *root = json_pack("{s:s, s:s, s:i}", "model", model, "folds", folds, "records", n);
+    static const char *const keys[4] = {"leads_12", "lead_II", "leads_I_II_V1", "probe_12"};
+    for (int ls = 0; ls < 3 + r->probe; ls++) {
+        json_t *o = json_object();
+        for (int t = 0; t < 2; t++) {
+            json_t *per = json_object();
+            for (int k = 0; k < tasks[t].n; k++)
+                json_object_set_new(per, tasks[t].names[k], isnan(r->auc[ls][t][k]) ? json_null() : json_real(r->auc[ls][t][k]));
+            json_object_set_new(o, tasks[t].group, json_pack("{s:f, s:o}", "macro_auc", r->macro[ls][t], "auc", per));
+        }
+        json_object_set_new(root, keys[ls], o);
+    }
+    int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(4));
+    json_decref(root);
+    return rc;
+}
+
+typedef struct args {
+    const char *data, *model, *folds, *probe_folds, *labels, *text_model, *json;
+    int limit;
+} args;
+
+static int parse_args(int argc, char **argv, args *a)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},   {"model", required_argument, NULL, 'M'},
+        {"folds", required_argument, NULL, 'F'},  {"probe-folds", required_argument, NULL, 'P'},
+        {"limit", required_argument, NULL, 'n'},  {"labels", required_argument, NULL, 'l'},
+        {"text-model", required_argument, NULL, 'm'}, {"json", required_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    *a = (args){.model = "models/mets-ecg.mets", .folds = "9", .probe_folds = "1-8", .labels = "conf/labels.yaml"};
+    int c;
+    while ((c = getopt_long(argc, argv, "d:M:m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': a->data = optarg; break;
+        case 'M': a->model = optarg; break;
+        case 'F': a->folds = optarg; break;
+        case 'P': a->probe_folds = optarg; break;
+        case 'n': a->limit = atoi(optarg); break;
+        case 'l': a->labels = optarg; break;
+        case 'm': a->text_model = optarg; break;
+        case 'J': a->json = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    return optind == argc ? -1 : (fputs(usage_text, stderr), 2);
+}
+
+int mets_cmd_eval(int argc, char **argv)
+{
+    args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    mets_err err = {0};
+    unsigned folds, probe_folds = 0;
+    if (mets_ptbxl_parse_folds(a.folds, &folds) ||
+        (strcmp(a.probe_folds, "none") && mets_ptbxl_parse_folds(a.probe_folds, &probe_folds))) {
+        fprintf(stderr, "mets eval: folds: expected a list like 9 or 1-8\n");
+        return 2;
+    }
+    const char *dir = mets_cli_data_dir(a.data);
+    mets_ecgenc *enc = mets_ecgenc_open(a.model, &err);
+    mets_textenc *te = enc ? mets_textenc_open(mets_cli_text_model(a.text_model), &err) : NULL;
+    mets_labels *l = te ? mets_labels_load(a.labels, &err) : NULL;
+    mets_promptbank *pb = l ? mets_promptbank_new(l, te, enc, &err) : NULL;
+    mets_report_translator *tr = pb ? mets_report_translator_new(NULL, &err) : NULL;
+    const mets_ecgenc_arch *arch = enc ? mets_ecgenc_get_arch(enc) : NULL;
+    mets_ptbxl_set set = {0}, fit = {0};
+    results r = {0};
+    rc = tr ? 0 : METS_EINVAL;
+    rc = rc ?: mets_ptbxl_load(dir, folds, a.limit, arch->rate_hz, arch->samples, tr, &set, &err);
+    if (!rc && set.data.n == 0)
+        rc = mets_err_set(&err, METS_ENOTFOUND, "%s: no PTB-XL records of folds %s", dir, a.folds);
+    rc = rc ?: zero_shot(enc, pb, l, &set, &r, &err);
+    if (!rc && probe_folds) {
+        rc = mets_ptbxl_load(dir, probe_folds, a.limit, arch->rate_hz, arch->samples, tr, &fit, &err);
+        rc = rc ?: probe(enc, &fit, &set, &r, &err);
+    }
+    if (!rc) {
+        print_table(&r, &set, a.folds);
+        if (a.json && write_json(a.json, &r, a.model, a.folds, set.data.n))
+            rc = mets_err_set(&err, METS_EIO, "%s: cannot write", a.json);
+    }
+    if (rc)
+        fprintf(stderr, "mets eval: %s\n", err.msg[0] ? err.msg : mets_err_name(rc));
+    mets_ptbxl_free(&set), mets_ptbxl_free(&fit);
+    mets_report_translator_free(tr);
+    mets_promptbank_free(pb);
+    mets_labels_free(l);
+    mets_textenc_free(te);
+    mets_ecgenc_free(enc);
+    return rc ? 1 : 0;
+}
