@@ -62,8 +62,8 @@ static const char *const english_reports[] = {
     "sinus rhythm. normal ecg.",
     "trace only requested.",
     "sinus rhythm. left axis deviation. left anterior fascicular block.",
-    "atrial fibrillation. st segments are depressed in ii, v4,5,6. this may be due to myocardial ischaemia and "
-    "digitalis effect.",
+    ("atrial fibrillation. st segments are depressed in ii, v4,5,6. this may be due to myocardial ischaemia and "
+     "digitalis effect."),
     "sinus rhythm. q waves in ii, iii, avf consistent with old inferior myocardial infarction.",
 };
 

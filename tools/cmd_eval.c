@@ -1,6 +1,8 @@
 /* mets eval: zero-shot evaluation of a trained ECG model on any data directory: PTB-XL macro AUC for the
  * diagnostic superclasses and the rhythm statements with all 12 leads, lead II alone and I+II+V1, next
- * to a linear probe on the frozen embeddings. */
+ * to a linear probe on the frozen embeddings. With --streams instead: the MIT-BIH and VFDB records not
+ * trained on, scored window by window into AF, VT and VF episodes the EC57 way, and the CinC 2017
+ * records from A00701 on, with the challenge's F1 (eval/streameval.h). */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -12,6 +14,7 @@
 #include "metrics.h"
 #include "probe.h"
 #include "ptbxl.h"
+#include "streameval.h"
 #include "zeroshot.h"
 
 static const char usage_text[] =
@@ -23,7 +26,11 @@ static const char usage_text[] =
     "      --limit N         at most N records of each set (quick runs)\n"
     "      --labels FILE     label prompts (default conf/labels.yaml)\n"
     "  -m, --text-model FILE the converted language model\n"
-    "      --json FILE       also write every number as JSON\n";
+    "      --json FILE       also write every number as JSON\n"
+    "      --streams         evaluate on the streams instead of PTB-XL:\n"
+    "      --stream-records L MIT-BIH/VFDB records, e.g. mitdb/201,vfdb/418 (default all in the data folder)\n"
+    "      --exclude-records L records left out (default: the training split of train/streams.h; none)\n"
+    "      --cinc-range R    CinC 2017 record numbers (default 701-: those not trained on with --cinc)\n";
 
 typedef struct task {
     const char *group;
@@ -144,7 +151,8 @@ static int write_json(const char *path, const results *r, const char *model, con
 
 typedef struct args {
     const char *data, *model, *folds, *probe_folds, *labels, *text_model, *json;
-    int limit;
+    const char *stream_records, *exclude_records, *cinc_range;
+    int limit, streams;
 } args;
 
 static int parse_args(int argc, char **argv, args *a)
@@ -154,8 +162,11 @@ static int parse_args(int argc, char **argv, args *a)
         {"folds", required_argument, NULL, 'F'},  {"probe-folds", required_argument, NULL, 'P'},
         {"limit", required_argument, NULL, 'n'},  {"labels", required_argument, NULL, 'l'},
         {"text-model", required_argument, NULL, 'm'}, {"json", required_argument, NULL, 'J'},
+        {"streams", no_argument, NULL, 'S'},      {"stream-records", required_argument, NULL, 'r'},
+        {"exclude-records", required_argument, NULL, 'x'}, {"cinc-range", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    *a = (args){.model = "models/mets-ecg.mets", .folds = "9", .probe_folds = "1-8", .labels = "conf/labels.yaml"};
+    *a = (args){.model = "models/mets-ecg.mets", .folds = "9", .probe_folds = "1-8", .labels = "conf/labels.yaml",
+                .stream_records = "all", .exclude_records = METS_STREAMS_TRAIN_RECORDS, .cinc_range = "701-"};
     int c;
     while ((c = getopt_long(argc, argv, "d:M:m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -167,11 +178,150 @@ static int parse_args(int argc, char **argv, args *a)
         case 'l': a->labels = optarg; break;
         case 'm': a->text_model = optarg; break;
         case 'J': a->json = optarg; break;
+        case 'S': a->streams = 1; break;
+        case 'r': a->stream_records = optarg; break;
+        case 'x': a->exclude_records = optarg; break;
+        case 'G': a->cinc_range = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
         }
     }
     return optind == argc ? -1 : (fputs(usage_text, stderr), 2);
+}
+
+static int eval_ptbxl(const args *a, const char *dir, unsigned folds, unsigned probe_folds, const mets_ecgenc *enc,
+                      const mets_promptbank *pb, const mets_labels *l, const mets_report_translator *tr, mets_err *err)
+{
+    const mets_ecgenc_arch *arch = mets_ecgenc_get_arch(enc);
+    mets_ptbxl_set set = {0}, fit = {0};
+    results r = {0};
+    int rc = mets_ptbxl_load(dir, folds, a->limit, arch->rate_hz, arch->samples, tr, &set, err);
+    if (!rc && set.data.n == 0)
+        rc = mets_err_set(err, METS_ENOTFOUND, "%s: no PTB-XL records of folds %s", dir, a->folds);
+    rc = rc ?: zero_shot(enc, pb, l, &set, &r, err);
+    if (!rc && probe_folds) {
+        rc = mets_ptbxl_load(dir, probe_folds, a->limit, arch->rate_hz, arch->samples, tr, &fit, err);
+        rc = rc ?: probe(enc, &fit, &set, &r, err);
+    }
+    if (!rc) {
+        print_table(&r, &set, a->folds);
+        if (a->json && write_json(a->json, &r, a->model, a->folds, set.data.n))
+            rc = mets_err_set(err, METS_EIO, "%s: cannot write", a->json);
+    }
+    mets_ptbxl_free(&set), mets_ptbxl_free(&fit);
+    return rc;
+}
+
+static json_t *real_or_null(double x)
+{
+    return isnan(x) ? json_null() : json_real(x);
+}
+
+static json_t *episode_json(const mets_episode_stats *s)
+{
+    return json_pack("{s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:f, s:f}", "ref_episodes", s->ref_episodes,
+                     "det_episodes", s->det_episodes, "ref_hit", s->ref_hit, "det_hit", s->det_hit, "se",
+                     real_or_null(s->se), "ppv", real_or_null(s->ppv), "dur_se", real_or_null(s->dur_se), "dur_ppv",
+                     real_or_null(s->dur_ppv), "ref_seconds", s->ref_seconds, "det_seconds", s->det_seconds);
+}
+
+/* Every record's and the gross episode statistics, and the CinC scores when there were CinC records. */
+static json_t *streams_json(const mets_streameval_record *r, int n, const mets_cinc_result *c)
+{
+    mets_streameval_opts o = mets_streameval_default_opts();
+    json_t *records = json_array(), *gross = json_object();
+    for (int i = 0; i < n; i++) {
+        json_t *rec = json_pack("{s:s, s:f, s:i}", "name", r[i].name, "seconds", r[i].seconds, "windows", r[i].windows);
+        for (int k = 0; k < METS_EC57_KINDS; k++)
+            json_object_set_new(rec, mets_ec57_names[k], episode_json(&r[i].stats[k]));
+        json_array_append_new(records, rec);
+    }
+    for (int k = 0; k < METS_EC57_KINDS; k++) {
+        mets_episode_stats g = mets_streameval_gross(r, n, (mets_ec57_kind)k);
+        json_object_set_new(gross, mets_ec57_names[k], episode_json(&g));
+    }
+    json_t *root = json_pack("{s:{s:f, s:f, s:o, s:o}}", "streams", "hop_s", o.hop_s, "min_episode_s",
+                             o.min_episode_s, "records", records, "gross", gross);
+    if (c->records) {
+        json_t *f1 = json_object(), *conf = json_array();
+        for (int k = 0; k < METS_CINC_CLASSES; k++) {
+            json_object_set_new(f1, (char[]){mets_cinc_classes[k], '\0'}, json_real(c->f1[k]));
+            json_array_append_new(conf, json_pack("[i, i, i, i]", c->confusion[k][0], c->confusion[k][1],
+                                                  c->confusion[k][2], c->confusion[k][3]));
+        }
+        json_object_set_new(root, "cinc2017", json_pack("{s:i, s:o, s:f, s:f, s:o}", "records", c->records, "f1", f1,
+                                                        "f1_nao", c->f1_nao, "f1_all", c->f1_all, "confusion", conf));
+    }
+    return root;
+}
+
+/* Scores the listed MIT-BIH/VFDB records that are in the data folder, one at a time (a record's windows
+ * every 2 s are about 40 MB). */
+static int eval_annotated(const args *a, const char *dir, const mets_ecgenc *enc, const mets_promptbank *pb,
+                          const mets_labels *l, mets_streameval_record **out, int *nout, mets_err *err)
+{
+    char **names;
+    int n, rc = mets_streams_list(dir, a->stream_records, a->exclude_records, &names, &n, err);
+    mets_streameval_opts o = mets_streameval_default_opts();
+    *nout = 0;
+    if (!rc && !(*out = calloc((size_t)n + 1, sizeof **out)))
+        rc = mets_err_set(err, METS_ENOMEM, "out of memory");
+    for (int i = 0; i < n && !rc; i++) {
+        rc = mets_streameval_record_run(enc, pb, l, dir, names[i], &o, &(*out)[*nout], err);
+        if (!rc)
+            fprintf(stderr, "streams: %s: %d windows\n", names[i], (*out)[(*nout)++].windows);
+        rc = rc == METS_ENOTFOUND ? 0 : rc; /* listed, but not in this data folder */
+    }
+    mets_streams_list_free(names, n);
+    return rc;
+}
+
+/* CinC 2017 records of --cinc-range, when the data folder has the challenge's folder. */
+static int eval_cinc(const args *a, const char *dir, const mets_ecgenc *enc, const mets_promptbank *pb,
+                     const mets_labels *l, mets_cinc_result *c, mets_err *err)
+{
+    const mets_ecgenc_arch *arch = mets_ecgenc_get_arch(enc);
+    mets_streams_opts so = mets_streams_default_opts(arch->rate_hz, arch->samples);
+    mets_streams_set set = {0};
+    char cinc_dir[4096];
+    int first, last, rc;
+    memset(c, 0, sizeof *c);
+    if (mets_cinc_parse_range(a->cinc_range, &first, &last))
+        return mets_err_set(err, METS_EINVAL, "--cinc-range %s: expected LO-HI, e.g. 701-", a->cinc_range);
+    snprintf(cinc_dir, sizeof cinc_dir, "%s/cinc2017/training2017", dir);
+    if ((rc = mets_cinc_load(cinc_dir, NULL, first, last, &so, &set, err)) == METS_ENOTFOUND) {
+        fprintf(stderr, "streams: %s: no CinC 2017 records\n", cinc_dir);
+        return 0;
+    }
+    if (!rc)
+        fprintf(stderr, "streams: CinC 2017: %d records (%d windows; %d listed records not in %s)\n", set.nrecords,
+                set.data.n, set.missing, cinc_dir);
+    rc = rc ?: mets_cinc_eval(enc, pb, l, &set, c, err);
+    mets_streams_free(&set);
+    return rc;
+}
+
+static int eval_streams(const args *a, const char *dir, const mets_ecgenc *enc, const mets_promptbank *pb,
+                        const mets_labels *l, mets_err *err)
+{
+    mets_streameval_record *r = NULL;
+    mets_cinc_result c = {0};
+    int n = 0, rc = eval_annotated(a, dir, enc, pb, l, &r, &n, err);
+    rc = rc ?: eval_cinc(a, dir, enc, pb, l, &c, err);
+    if (!rc) {
+        mets_streameval_print(stdout, r, n);
+        if (c.records)
+            mets_cinc_print(stdout, &c);
+    }
+    if (!rc && a->json) {
+        json_t *root = streams_json(r, n, &c);
+        json_object_set_new(root, "model", json_string(a->model));
+        if (json_dump_file(root, a->json, JSON_INDENT(2) | JSON_REAL_PRECISION(4)))
+            rc = mets_err_set(err, METS_EIO, "%s: cannot write", a->json);
+        json_decref(root);
+    }
+    free(r);
+    return rc;
 }
 
 int mets_cmd_eval(int argc, char **argv)
@@ -193,26 +343,11 @@ int mets_cmd_eval(int argc, char **argv)
     mets_labels *l = te ? mets_labels_load(a.labels, &err) : NULL;
     mets_promptbank *pb = l ? mets_promptbank_new(l, te, enc, &err) : NULL;
     mets_report_translator *tr = pb ? mets_report_translator_new(NULL, &err) : NULL;
-    const mets_ecgenc_arch *arch = enc ? mets_ecgenc_get_arch(enc) : NULL;
-    mets_ptbxl_set set = {0}, fit = {0};
-    results r = {0};
     rc = tr ? 0 : METS_EINVAL;
-    rc = rc ?: mets_ptbxl_load(dir, folds, a.limit, arch->rate_hz, arch->samples, tr, &set, &err);
-    if (!rc && set.data.n == 0)
-        rc = mets_err_set(&err, METS_ENOTFOUND, "%s: no PTB-XL records of folds %s", dir, a.folds);
-    rc = rc ?: zero_shot(enc, pb, l, &set, &r, &err);
-    if (!rc && probe_folds) {
-        rc = mets_ptbxl_load(dir, probe_folds, a.limit, arch->rate_hz, arch->samples, tr, &fit, &err);
-        rc = rc ?: probe(enc, &fit, &set, &r, &err);
-    }
-    if (!rc) {
-        print_table(&r, &set, a.folds);
-        if (a.json && write_json(a.json, &r, a.model, a.folds, set.data.n))
-            rc = mets_err_set(&err, METS_EIO, "%s: cannot write", a.json);
-    }
+    rc = rc ?: a.streams ? eval_streams(&a, dir, enc, pb, l, &err)
+                         : eval_ptbxl(&a, dir, folds, probe_folds, enc, pb, l, tr, &err);
     if (rc)
         fprintf(stderr, "mets eval: %s\n", err.msg[0] ? err.msg : mets_err_name(rc));
-    mets_ptbxl_free(&set), mets_ptbxl_free(&fit);
     mets_report_translator_free(tr);
     mets_promptbank_free(pb);
     mets_labels_free(l);

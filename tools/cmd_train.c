@@ -1,6 +1,11 @@
 /* mets train: METS pre-training of the ECG encoder on PTB-XL (train folds) against the frozen language
  * model's embeddings of the translated reports; after every epoch the model is exported and scored
- * zero-shot on the validation fold, and the best epoch is kept as the output model. */
+ * zero-shot on the validation fold, and the best epoch is kept as the output model.
+ *
+ * The MIT-BIH and VFDB streams of the training split (train/streams.h) are added by default, with reports
+ * generated from their annotations: PTB-XL has no ventricular tachycardia or fibrillation, so without them
+ * the VT and VF prompts would be guesses. CinC 2017 is added only with --cinc, because it is also a
+ * zero-shot evaluation set. The epoch is still chosen on PTB-XL's validation fold. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +13,10 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dataset.h"
 #include "mfile.h"
 #include "ptbxl.h"
+#include "streams.h"
 #include "textcache.h"
 #include "trainer.h"
 #include "zeroshot.h"
@@ -25,6 +32,12 @@ static const char usage_text[] =
     "  -e, --epochs N        (default 20)   -b, --batch N (default 128)   --lr X (default 2e-3)\n"
     "  -j, --threads N       data-parallel threads (default 2)   --seed N (default 1)\n"
     "      --limit N         use at most N training records (quick runs)\n"
+    "      --no-streams      leave out the MIT-BIH and VFDB windows\n"
+    "      --stream-records L MIT-BIH/VFDB records to train on, e.g. mitdb/101,vfdb/418, or all (default:\n"
+    "                        the training split of train/streams.h)\n"
+    "      --exclude-records L records to leave out of them (default none)\n"
+    "      --stream-hop S    seconds between stream windows (default 5)\n"
+    "      --cinc            add CinC 2017 records A00001-A00700 (--cinc-range LO-HI to choose others)\n"
     "      --labels FILE     label prompts for validation (default conf/labels.yaml)\n"
     "  -m, --text-model FILE the converted language model\n";
 
@@ -40,7 +53,9 @@ typedef struct train_ctx {
 
 typedef struct args {
     const char *data, *out, *checkpoint, *labels, *text_model, *train_folds, *val_fold;
-    int limit, resume;
+    const char *stream_records, *exclude_records, *cinc_range;
+    double stream_hop;
+    int limit, resume, streams, cinc;
     mets_train_opts o;
 } args;
 
@@ -54,9 +69,13 @@ static int parse_args(int argc, char **argv, args *a)
         {"lr", required_argument, NULL, 'L'},         {"threads", required_argument, NULL, 'j'},
         {"seed", required_argument, NULL, 'S'},       {"limit", required_argument, NULL, 'n'},
         {"labels", required_argument, NULL, 'l'},     {"text-model", required_argument, NULL, 'm'},
+        {"no-streams", no_argument, NULL, 'T'},       {"stream-records", required_argument, NULL, 'r'},
+        {"exclude-records", required_argument, NULL, 'x'}, {"stream-hop", required_argument, NULL, 'H'},
+        {"cinc", no_argument, NULL, 'C'},             {"cinc-range", required_argument, NULL, 'G'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
     *a = (args){.out = "models/mets-ecg.mets", .labels = "conf/labels.yaml", .train_folds = "1-8", .val_fold = "9",
-                .o = mets_train_default_opts()};
+                .stream_records = METS_STREAMS_TRAIN_RECORDS, .exclude_records = "none", .cinc_range = "1-700",
+                .stream_hop = 5, .streams = 1, .o = mets_train_default_opts()};
     int c;
     while ((c = getopt_long(argc, argv, "d:o:c:e:b:j:l:m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -74,6 +93,12 @@ static int parse_args(int argc, char **argv, args *a)
         case 'n': a->limit = atoi(optarg); break;
         case 'l': a->labels = optarg; break;
         case 'm': a->text_model = optarg; break;
+        case 'T': a->streams = 0; break;
+        case 'r': a->stream_records = optarg; break;
+        case 'x': a->exclude_records = optarg; break;
+        case 'H': a->stream_hop = strtod(optarg, NULL); break;
+        case 'C': a->cinc = 1; break;
+        case 'G': a->cinc_range = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
         }
@@ -136,6 +161,41 @@ static int on_epoch(void *p, int epoch, double loss, mets_ecgnet *net)
     return 0;
 }
 
+/* Appends a loaded stream set to the training windows. The PTB-XL labels (ecg_id, super, rhythm) keep
+ * describing the first windows only: training reads the windows and texts alone. */
+static int append(mets_ptbxl_set *train, mets_streams_set *s, const char *what, const char *dir, mets_err *err)
+{
+    fprintf(stderr, "train: + %d %s windows (%d records, %d distinct reports, %d listed records not in %s)\n",
+            s->data.n, what, s->nrecords, s->data.ntexts, s->missing, dir);
+    int rc = mets_dataset_append(&train->data, &train->texts, &s->data, s->texts, err);
+    mets_streams_free(s);
+    return rc;
+}
+
+static int add_streams(const args *a, const char *dir, mets_ptbxl_set *train, mets_err *err)
+{
+    mets_ecgenc_arch arch = mets_ecgenc_default_arch();
+    mets_streams_opts so = mets_streams_default_opts(arch.rate_hz, arch.samples);
+    so.hop_s = a->stream_hop;
+    mets_streams_set s = {0};
+    char **names = NULL, cinc_dir[4096];
+    int n = 0, first, last, rc = 0;
+    if (a->streams) {
+        rc = mets_streams_list(dir, a->stream_records, a->exclude_records, &names, &n, err);
+        rc = rc ?: mets_streams_load(dir, names, n, &so, &s, err);
+        rc = rc ?: append(train, &s, "MIT-BIH/VFDB", dir, err);
+        mets_streams_list_free(names, n);
+    }
+    if (!rc && a->cinc) {
+        if (mets_cinc_parse_range(a->cinc_range, &first, &last))
+            return mets_err_set(err, METS_EINVAL, "--cinc-range %s: expected LO-HI, e.g. 1-700", a->cinc_range);
+        snprintf(cinc_dir, sizeof cinc_dir, "%s/cinc2017/training2017", dir);
+        rc = mets_cinc_load(cinc_dir, NULL, first, last, &so, &s, err);
+        rc = rc ?: append(train, &s, "CinC 2017", cinc_dir, err);
+    }
+    return rc;
+}
+
 static int load_sets(const args *a, const mets_textenc *te, mets_ptbxl_set *train, mets_ptbxl_set *val, mets_err *err)
 {
     unsigned tf, vf;
@@ -152,6 +212,8 @@ static int load_sets(const args *a, const mets_textenc *te, mets_ptbxl_set *trai
         return rc;
     fprintf(stderr, "train: %d windows (folds %s, %d distinct reports, %d records not in %s), validation: %d windows\n",
             train->data.n, a->train_folds, train->data.ntexts, train->missing, dir, val->data.n);
+    if ((rc = add_streams(a, dir, train, err)))
+        return rc;
     train->data.text_dim = METS_TEXTENC_DIM;
     train->data.text_emb = malloc((size_t)train->data.ntexts * METS_TEXTENC_DIM * sizeof(float));
     if (!train->data.text_emb)
