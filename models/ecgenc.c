@@ -164,6 +164,8 @@ typedef struct conv_weights {
 
 struct mets_ecgenc {
     mets_mfile *mf;
+    float **owned; /* f16 tensors widened to f32 at load */
+    int nowned;
     mets_ecgenc_arch arch;
     int nconv;
     conv_weights convs[MAX_CONVS];
@@ -175,11 +177,26 @@ struct mets_ecgenc_ctx {
     float *buf[4], *work, *pooled;
 };
 
-static int bind(const mets_ecgenc *enc, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2,
-                const float **out, mets_err *err)
+/* Binds tensor `name` as f32: straight from the mapping, or widened once from f16. */
+static int bind(mets_ecgenc *enc, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, const float **out,
+                mets_err *err)
 {
     int64_t shape[3] = {d0, d1, d2};
-    return mets_mfile_tensor_f32(enc->mf, name, ndim, shape, out, err);
+    const void *half;
+    if (mets_mfile_tensor(enc->mf, name, METS_DT_F16, ndim, shape, &half, NULL) != 0)
+        return mets_mfile_tensor_f32(enc->mf, name, ndim, shape, out, err);
+    size_t n = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1) * (ndim > 2 ? (size_t)d2 : 1);
+    float **grown = realloc(enc->owned, (size_t)(enc->nowned + 1) * sizeof *grown), *w = malloc(n * sizeof *w);
+    if (grown)
+        enc->owned = grown;
+    if (!grown || !w) {
+        free(w);
+        return mets_err_set(err, METS_ENOMEM, "%s: out of memory for tensor '%s'", mets_mfile_name(enc->mf), name);
+    }
+    mets_f16_to_f32(half, w, n);
+    enc->owned[enc->nowned++] = w;
+    *out = w;
+    return 0;
 }
 
 static int bind_weights(mets_ecgenc *enc, mets_err *err)
@@ -234,6 +251,9 @@ void mets_ecgenc_free(mets_ecgenc *enc)
 {
     if (!enc)
         return;
+    for (int i = 0; i < enc->nowned; i++)
+        free(enc->owned[i]);
+    free(enc->owned);
     mets_mfile_free(enc->mf);
     free(enc);
 }

@@ -25,8 +25,8 @@ enum {
 };
 
 static const char *const META_TYPE_NAMES[] = {"i64", "f64", "string", "string array"};
-static const char *const DTYPE_NAMES[] = {"f32", "i32", "u8"};
-static const size_t DTYPE_SIZES[] = {4, 4, 1};
+static const char *const DTYPE_NAMES[] = {"f32", "i32", "u8", "f16"};
+static const size_t DTYPE_SIZES[] = {4, 4, 1, 2};
 
 static uint32_t rd_u32(const unsigned char *p)
 {
@@ -236,7 +236,7 @@ static int parse_tensor_entry(cursor *c, size_t i, tensor_entry *t)
     if (take_name(c, "tensor entry", i, &t->name) || take_u32(c, "tensor entry", i, &dtype) ||
         take_u32(c, "tensor entry", i, &ndim))
         return METS_EFORMAT;
-    if (dtype > METS_DT_U8)
+    if (dtype > METS_DT_F16)
         return mets_err_set(c->err, METS_EFORMAT, "%s: tensor '%s' has unknown dtype %u", c->file, t->name,
                             dtype);
     if (ndim > METS_MFILE_MAX_DIMS)
@@ -596,7 +596,7 @@ static const tensor_entry *find_tensor(const mets_mfile *mf, const char *name)
 int mets_mfile_tensor(const mets_mfile *mf, const char *name, mets_dtype dt, int ndim, const int64_t *shape,
                       const void **data, mets_err *err)
 {
-    if (!mf || !name || !data || (unsigned)dt > METS_DT_U8 || ndim < 0 || ndim > METS_MFILE_MAX_DIMS ||
+    if (!mf || !name || !data || (unsigned)dt > METS_DT_F16 || ndim < 0 || ndim > METS_MFILE_MAX_DIMS ||
         (ndim && !shape))
         return mets_err_set(err, METS_EINVAL, "%s: bad arguments looking up tensor '%s'", mf ? mf->name : "mfile",
                             name ? name : "(null)");
@@ -822,7 +822,7 @@ int mets_mfile_writer_set_strs(mets_mfile_writer *w, const char *key, const char
 int mets_mfile_writer_add_tensor(mets_mfile_writer *w, const char *name, mets_dtype dt, int ndim,
                                  const int64_t *shape, const void *data)
 {
-    if (!w || !valid_name(name) || (unsigned)dt > METS_DT_U8 || ndim < 0 || ndim > METS_MFILE_MAX_DIMS ||
+    if (!w || !valid_name(name) || (unsigned)dt > METS_DT_F16 || ndim < 0 || ndim > METS_MFILE_MAX_DIMS ||
         (ndim && !shape))
         return METS_EINVAL;
     for (int d = 0; d < ndim; d++)
@@ -1050,4 +1050,55 @@ out:
     free(head.p);
     free(tmp);
     return rc;
+}
+
+void mets_f32_to_f16(const float *in, uint16_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x;
+        memcpy(&x, &in[i], sizeof x);
+        uint32_t sign = (x >> 16) & 0x8000u, exp = (x >> 23) & 0xFFu, man = x & 0x7FFFFFu;
+        uint16_t h;
+        if (exp == 0xFF) { /* infinity or NaN (kept a NaN) */
+            h = (uint16_t)(sign | 0x7C00u | (man ? 0x200u : 0));
+        } else if (exp > 142) { /* beyond the largest half: infinity */
+            h = (uint16_t)(sign | 0x7C00u);
+        } else if (exp < 113) { /* a half subnormal or zero: shift in the implicit bit, round to even */
+            int shift = 126 - (int)exp;
+            uint32_t m = man | 0x800000u;
+            h = shift > 24 ? (uint16_t)sign : (uint16_t)(sign | (m >> shift));
+            if (shift <= 24) {
+                uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+                if (rest > half || (rest == half && (h & 1u)))
+                    h++;
+            }
+        } else { /* normal: rebias the exponent, round the mantissa to 10 bits, to even */
+            h = (uint16_t)(sign | ((exp - 112) << 10) | (man >> 13));
+            uint32_t rest = man & 0x1FFFu;
+            if (rest > 0x1000u || (rest == 0x1000u && (h & 1u)))
+                h++; /* a carry into the exponent is right, up to infinity */
+        }
+        out[i] = h;
+    }
+}
+
+void mets_f16_to_f32(const uint16_t *in, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t sign = (uint32_t)(in[i] & 0x8000u) << 16, exp = (in[i] >> 10) & 0x1Fu, man = in[i] & 0x3FFu, x;
+        if (exp == 0x1F) {
+            x = sign | 0x7F800000u | (man << 13);
+        } else if (exp) {
+            x = sign | ((exp + 112) << 23) | (man << 13);
+        } else if (man) { /* subnormal half: normalise */
+            int e = -1;
+            do {
+                man <<= 1, e++;
+            } while (!(man & 0x400u));
+            x = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3FFu) << 13);
+        } else {
+            x = sign;
+        }
+        memcpy(&out[i], &x, sizeof x);
+    }
 }

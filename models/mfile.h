@@ -30,7 +30,8 @@
 #define METS_MFILE_VERSION 1
 #define METS_MFILE_MAX_DIMS 4
 
-typedef enum { METS_DT_F32 = 0, METS_DT_I32 = 1, METS_DT_U8 = 2 } mets_dtype;
+/* F16 is IEEE 754 binary16: how trained weights are shipped small (mets_f16_to_f32 widens them). */
+typedef enum { METS_DT_F32 = 0, METS_DT_I32 = 1, METS_DT_U8 = 2, METS_DT_F16 = 3 } mets_dtype;
 typedef enum { METS_META_I64 = 0, METS_META_F64 = 1, METS_META_STR = 2, METS_META_STRS = 3 } mets_meta_type;
 
 typedef struct mets_mfile mets_mfile;
@@ -68,6 +69,10 @@ static inline int mets_mfile_tensor_f32(const mets_mfile *mf, const char *name, 
 int mets_mfile_tensor_shape(const mets_mfile *mf, const char *name, int64_t *shape, mets_err *err);
 size_t mets_mfile_tensor_count(const mets_mfile *mf);
 const char *mets_mfile_tensor_name(const mets_mfile *mf, size_t i);
+
+/* binary16 <-> float, round to nearest even; infinities and NaN preserved, overflow to infinity. */
+void mets_f32_to_f16(const float *in, uint16_t *out, size_t n);
+void mets_f16_to_f32(const uint16_t *in, float *out, size_t n);
 
 typedef struct mets_mfile_writer mets_mfile_writer;
 mets_mfile_writer *mets_mfile_writer_new(void);

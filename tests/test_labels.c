@@ -64,7 +64,7 @@ static mets_ecgenc *tiny_model(const char *path)
     mets_err err;
     mets_ecgnet *net = mets_ecgnet_new(&a, 1, &err);
     mets_mfile_writer *w = mets_mfile_writer_new();
-    CHECK(mets_ecgnet_export(net, w) == 0 && mets_mfile_writer_write(w, path, &err) == 0);
+    CHECK(mets_ecgnet_export(net, w, METS_DT_F32) == 0 && mets_mfile_writer_write(w, path, &err) == 0);
     mets_mfile_writer_free(w);
     mets_ecgnet_free(net);
     return mets_ecgenc_open(path, &err);

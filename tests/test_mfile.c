@@ -431,7 +431,7 @@ static void bad_tensor_entries_are_rejected(void)
         uint64_t value;
         const char *want;
     } cases[] = {
-        {ids, 4, 3, "tensor 'ids' has unknown dtype 3"},
+        {ids, 4, 4, "tensor 'ids' has unknown dtype 4"},
         {ids + 4, 4, 5, "tensor 'ids' has 5 dimensions, at most 4"},
         {ids + 8, 8, (uint64_t)-5, "tensor 'ids' has negative dimension -5"},
         {ids + 8, 8, 6, "tensor 'ids' i32 [6] holds 24 bytes, its table entry says 20"},
@@ -530,7 +530,7 @@ static void writer_refuses_bad_arguments(void)
     CHECK(mets_mfile_writer_set_str(w, "s", NULL, 3) == METS_EINVAL);
     CHECK(mets_mfile_writer_add_tensor(w, "t", METS_DT_F32, 2, neg, data) == METS_EINVAL);
     CHECK(mets_mfile_writer_add_tensor(w, "t", METS_DT_F32, 5, ok, data) == METS_EINVAL);
-    CHECK(mets_mfile_writer_add_tensor(w, "t", (mets_dtype)3, 2, ok, data) == METS_EINVAL);
+    CHECK(mets_mfile_writer_add_tensor(w, "t", (mets_dtype)4, 2, ok, data) == METS_EINVAL);
     CHECK(mets_mfile_writer_add_tensor(w, "t", METS_DT_F32, 2, ok, NULL) == METS_EINVAL);
     CHECK(mets_mfile_writer_add_tensor(w, "t", METS_DT_F32, 2, huge, data) == METS_ENOMEM);
     CHECK(mets_mfile_writer_add_tensor(w, "t", METS_DT_F32, 2, ok, data) == 0);
@@ -565,6 +565,34 @@ static void remove_tmpdir(void)
     CHECK(rmdir(tmpdir) == 0, "cannot remove %s", tmpdir);
 }
 
+/* Every binary16 value survives widening and narrowing; floats round to the nearest half, ties to even. */
+static void f16_conversion_is_exact_and_rounds_to_even(void)
+{
+    for (uint32_t h = 0; h < 0x10000u; h++) {
+        uint16_t in = (uint16_t)h, back;
+        float f;
+        mets_f16_to_f32(&in, &f, 1);
+        mets_f32_to_f16(&f, &back, 1);
+        if (isnan(f))
+            CHECK((back & 0x7C00u) == 0x7C00u && (back & 0x3FFu), "NaN %04x came back as %04x", in, back);
+        else
+            CHECK(back == in, "%04x -> %g -> %04x", in, f, back);
+    }
+    static const struct {
+        float f;
+        uint16_t h;
+    } cases[] = {{1.0f, 0x3C00}, {-2.0f, 0xC000}, {65504.0f, 0x7BFF}, {65520.0f, 0x7C00}, {1e10f, 0x7C00},
+                 {1.0f + 1.0f / 2048, 0x3C00},                 /* a tie: to even (down) */
+                 {1.0f + 3.0f / 2048, 0x3C02},                 /* a tie: to even (up) */
+                 {5.9604645e-08f, 0x0001}, {2.9802322e-08f, 0x0000}, /* smallest subnormal; its half: to even */
+                 {6.097555e-05f, 0x03FF}, {0.0f, 0x0000}, {-0.0f, 0x8000}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint16_t h;
+        mets_f32_to_f16(&cases[i].f, &h, 1);
+        CHECK(h == cases[i].h, "%g -> %04x, expected %04x", cases[i].f, h, cases[i].h);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(tmpdir)) {
@@ -588,6 +616,7 @@ int main(void)
     RUN(duplicate_names_are_rejected);
     RUN(writer_refuses_bad_arguments);
     RUN(write_replaces_the_file_and_leaves_no_temporary);
+    RUN(f16_conversion_is_exact_and_rounds_to_even);
     remove_tmpdir();
     return mets_test_summary();
 }

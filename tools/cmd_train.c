@@ -115,7 +115,7 @@ static int validate(train_ctx *c, int epoch, double loss, mets_ecgnet *net, doub
 {
     mets_err err;
     mets_mfile_writer *w = mets_mfile_writer_new();
-    int rc = w ? mets_ecgnet_export(net, w) : METS_ENOMEM;
+    int rc = w ? mets_ecgnet_export(net, w, METS_DT_F16) : METS_ENOMEM;
     rc = rc ?: mets_mfile_writer_set_str(w, "train.command", c->command, strlen(c->command));
     rc = rc ?: mets_mfile_writer_set_i64(w, "train.epoch", epoch + 1);
     rc = rc ?: mets_mfile_writer_set_f64(w, "train.loss", loss);

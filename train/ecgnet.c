@@ -405,14 +405,23 @@ void mets_ecgnet_text_backward(const mets_ecgnet *net, mets_ecgnet_tape *t, cons
                          t->grad[net->text_w], t->grad[net->text_b]);
 }
 
-static int add_tensor(struct mets_mfile_writer *w, const char *name, const float *data, int ndim, int64_t d0,
-                      int64_t d1, int64_t d2)
+static int add_tensor(struct mets_mfile_writer *w, mets_dtype dt, const char *name, const float *data, int ndim,
+                      int64_t d0, int64_t d1, int64_t d2)
 {
     int64_t shape[3] = {d0, d1, d2};
-    return mets_mfile_writer_add_tensor(w, name, METS_DT_F32, ndim, shape, data);
+    if (dt != METS_DT_F16)
+        return mets_mfile_writer_add_tensor(w, name, METS_DT_F32, ndim, shape, data);
+    size_t n = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1) * (ndim > 2 ? (size_t)d2 : 1);
+    uint16_t *half = malloc(n * sizeof *half);
+    if (!half)
+        return METS_ENOMEM;
+    mets_f32_to_f16(data, half, n);
+    int rc = mets_mfile_writer_add_tensor(w, name, METS_DT_F16, ndim, shape, half);
+    free(half);
+    return rc;
 }
 
-static int export_conv(const mets_ecgnet *net, const conv_unit *u, struct mets_mfile_writer *w)
+static int export_conv(const mets_ecgnet *net, const conv_unit *u, struct mets_mfile_writer *w, mets_dtype dt)
 {
     const mets_conv1d_shape *s = &u->conv.shape;
     size_t fan = (size_t)s->cin * s->k;
@@ -424,25 +433,25 @@ static int export_conv(const mets_ecgnet *net, const conv_unit *u, struct mets_m
         mets_batchnorm_fold(wf, bf, s->cout, (int)fan, net->param[u->gamma].w, net->param[u->beta].w, u->rmean,
                             u->rvar, BN_EPS);
         snprintf(name, sizeof name, "%s.weight", u->conv.name);
-        rc = add_tensor(w, name, wf, 3, s->cout, s->cin, s->k);
+        rc = add_tensor(w, dt, name, wf, 3, s->cout, s->cin, s->k);
         snprintf(name, sizeof name, "%s.bias", u->conv.name);
-        rc = rc ?: add_tensor(w, name, bf, 1, s->cout, 0, 0);
+        rc = rc ?: add_tensor(w, dt, name, bf, 1, s->cout, 0, 0);
     }
     free(wf), free(bf);
     return rc;
 }
 
-int mets_ecgnet_export(const mets_ecgnet *net, struct mets_mfile_writer *w)
+int mets_ecgnet_export(const mets_ecgnet *net, struct mets_mfile_writer *w, mets_dtype dt)
 {
     const mets_ecgenc_arch *a = &net->arch;
     int rc = mets_ecgenc_arch_write(a, w), last = a->channels[a->stages - 1];
     for (int i = 0; i < net->nconv && !rc; i++)
-        rc = export_conv(net, &net->conv[i], w);
-    rc = rc ?: add_tensor(w, "head.ecg.weight", net->param[net->ecg_w].w, 2, a->embed_dim, last, 0);
-    rc = rc ?: add_tensor(w, "head.ecg.bias", net->param[net->ecg_b].w, 1, a->embed_dim, 0, 0);
-    rc = rc ?: add_tensor(w, "head.text.weight", net->param[net->text_w].w, 2, a->embed_dim, a->text_dim, 0);
-    rc = rc ?: add_tensor(w, "head.text.bias", net->param[net->text_b].w, 1, a->embed_dim, 0, 0);
-    rc = rc ?: add_tensor(w, "logit_scale", net->param[net->log_scale].w, 1, 1, 0, 0);
+        rc = export_conv(net, &net->conv[i], w, dt);
+    rc = rc ?: add_tensor(w, dt, "head.ecg.weight", net->param[net->ecg_w].w, 2, a->embed_dim, last, 0);
+    rc = rc ?: add_tensor(w, dt, "head.ecg.bias", net->param[net->ecg_b].w, 1, a->embed_dim, 0, 0);
+    rc = rc ?: add_tensor(w, dt, "head.text.weight", net->param[net->text_w].w, 2, a->embed_dim, a->text_dim, 0);
+    rc = rc ?: add_tensor(w, dt, "head.text.bias", net->param[net->text_b].w, 1, a->embed_dim, 0, 0);
+    rc = rc ?: add_tensor(w, METS_DT_F32, "logit_scale", net->param[net->log_scale].w, 1, 1, 0, 0);
     return rc;
 }
 

@@ -21,6 +21,7 @@
 
 #include "ecgenc.h"
 #include "err.h"
+#include "mfile.h"
 
 typedef struct mets_ecgnet mets_ecgnet;
 typedef struct mets_ecgnet_tape mets_ecgnet_tape;
@@ -65,9 +66,10 @@ float *mets_ecgnet_log_scale(mets_ecgnet *net);
 size_t mets_ecgnet_log_scale_index(const mets_ecgnet *net);
 
 /* Adds the inference model to `w`: the architecture metadata and every tensor with batch norm folded
- * into the convolutions. The caller adds provenance metadata and writes the file. */
+ * into the convolutions, stored as `dt` (METS_DT_F32, or METS_DT_F16 to ship it at half the size).
+ * The caller adds provenance metadata and writes the file. */
 struct mets_mfile_writer;
-int mets_ecgnet_export(const mets_ecgnet *net, struct mets_mfile_writer *w);
+int mets_ecgnet_export(const mets_ecgnet *net, struct mets_mfile_writer *w, mets_dtype dt);
 /* Checkpoints hold every parameter, its AdamW moments and the batch-norm running statistics. */
 int mets_ecgnet_save_state(const mets_ecgnet *net, struct mets_mfile_writer *w);
 int mets_ecgnet_load_state(mets_ecgnet *net, const struct mets_mfile *mf, mets_err *err);
