@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 int mets_test_failures;
 static int passed, failed;
@@ -36,6 +37,15 @@ int mets_test_summary(void)
 {
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
+}
+
+const char *mets_test_model_arg(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s MINILM.mets   (the language model converted by scripts/setup.sh)\n", argv[0]);
+        exit(2);
+    }
+    return argv[1];
 }
 
 static uint64_t next_u64(void)

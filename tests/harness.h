@@ -10,6 +10,8 @@ extern int mets_test_failures;
 void mets_test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void mets_test_run(const char *name, void (*fn)(void));
 int mets_test_summary(void);
+/* The one argument of tests that need the converted language model; exits with usage otherwise. */
+const char *mets_test_model_arg(int argc, char **argv);
 /* Uniform in [lo, hi) from a fixed-seed generator, so failures reproduce. */
 float mets_test_uniform(float lo, float hi);
 int mets_test_randint(int lo, int hi); /* inclusive */

@@ -121,11 +121,7 @@ static void prompt_bank_softmax_is_per_group(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s MINILM.mets\n", argv[0]);
-        return 2;
-    }
-    minilm_path = argv[1];
+    minilm_path = mets_test_model_arg(argc, argv);
     RUN(shipped_labels_load);
     RUN(bad_files_fail_with_line_column_and_expectation);
     RUN(prompt_bank_softmax_is_per_group);

@@ -44,11 +44,7 @@ static void second_call_reads_the_cache(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s MINILM.mets\n", argv[0]);
-        return 2;
-    }
-    minilm_path = argv[1];
+    minilm_path = mets_test_model_arg(argc, argv);
     RUN(second_call_reads_the_cache);
     return mets_test_summary();
 }
