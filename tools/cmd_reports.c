@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "strlist.h"
 #include "csv.h"
 #include "report.h"
 
@@ -22,34 +23,6 @@ static const char usage_text[] =
     "  -t, --table FILE   a phrase table to try instead of the built-in train/report_phrases.tsv\n"
     "  -s, --show N       also print N reports before and after translation\n";
 
-/* A growable list of strings. */
-typedef struct strlist {
-    char **s;
-    size_t n, cap;
-} strlist;
-
-static int strlist_add(strlist *l, const char *s, size_t len)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 1024;
-        char **grown = realloc(l->s, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        l->s = grown, l->cap = cap;
-    }
-    if (!(l->s[l->n] = strndup(s, len)))
-        return -1;
-    l->n++;
-    return 0;
-}
-
-static void strlist_free(strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->s[i]);
-    free(l->s);
-}
-
 static int by_string(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -58,11 +31,11 @@ static int by_string(const void *a, const void *b)
 /* The uncovered words, one entry per occurrence; counted at the end. */
 static void note_uncovered(void *ctx, const char *word, size_t len)
 {
-    strlist_add(ctx, word, len);
+    mets_strlist_add(ctx, word, len);
 }
 
 typedef struct corpus {
-    strlist before, after, uncovered;
+    mets_strlist before, after, uncovered;
     mets_report_stats stats;
 } corpus;
 
@@ -75,7 +48,7 @@ static int add_translation(corpus *c, const mets_report_translator *tr, const me
     if (n < 0)
         return mets_err_set(err, n, "line %d: cannot translate the report (%s)", mets_csv_line(csv),
                             mets_err_name(n));
-    if (strlist_add(&c->before, report, strlen(report)) || strlist_add(&c->after, out, (size_t)n))
+    if (mets_strlist_add(&c->before, report, strlen(report)) || mets_strlist_add(&c->after, out, (size_t)n))
         return mets_err_set(err, METS_ENOMEM, "out of memory");
     return 0;
 }
@@ -96,12 +69,12 @@ static int translate_all(const char *csv_path, const mets_report_translator *tr,
 }
 
 /* Sorts the list and returns the number of distinct strings. */
-static size_t count_distinct(strlist *l)
+static size_t count_distinct(mets_strlist *l)
 {
-    qsort(l->s, l->n, sizeof *l->s, by_string);
+    qsort(l->v, l->n, sizeof *l->v, by_string);
     size_t d = 0;
     for (size_t i = 0; i < l->n; i++)
-        d += !i || strcmp(l->s[i - 1], l->s[i]);
+        d += !i || strcmp(l->v[i - 1], l->v[i]);
     return d;
 }
 
@@ -132,15 +105,15 @@ static int by_count(const void *pa, const void *pb)
     return a->count != b->count ? (a->count < b->count ? 1 : -1) : strcmp(a->word, b->word);
 }
 
-static int print_uncovered(strlist *words)
+static int print_uncovered(mets_strlist *words)
 {
     size_t distinct = count_distinct(words), k = 0;
     word_count *wc = malloc((distinct ? distinct : 1) * sizeof *wc);
     if (!wc)
         return -1;
     for (size_t i = 0; i < words->n; i++) {
-        if (!i || strcmp(words->s[i - 1], words->s[i]))
-            wc[k++] = (word_count){words->s[i], 0};
+        if (!i || strcmp(words->v[i - 1], words->v[i]))
+            wc[k++] = (word_count){words->v[i], 0};
         wc[k - 1].count++;
     }
     qsort(wc, k, sizeof *wc, by_count);
@@ -156,7 +129,7 @@ static void print_examples(const corpus *c, long show)
 {
     for (long i = 0; i < show && c->before.n; i++) {
         size_t at = (size_t)i * c->before.n / (size_t)show;
-        printf("\nbefore: %s\nafter:  %s\n", c->before.s[at], c->after.s[at]);
+        printf("\nbefore: %s\nafter:  %s\n", c->before.v[at], c->after.v[at]);
     }
 }
 
@@ -176,7 +149,7 @@ static int report_corpus(const char *csv_path, const mets_report_translator *tr,
         size_t before = count_distinct(&c.before), after = count_distinct(&c.after);
         printf("%sdistinct reports: %zu before translation, %zu after\n", show ? "\n" : "", before, after);
     }
-    strlist_free(&c.before), strlist_free(&c.after), strlist_free(&c.uncovered);
+    mets_strlist_free(&c.before), mets_strlist_free(&c.after), mets_strlist_free(&c.uncovered);
     return rc ? 1 : 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "strlist.h"
 
 /* report_phrases.tsv, compiled in by CMake (embed.cmake). */
 extern const unsigned char mets_report_phrases_tsv[];
@@ -43,8 +44,7 @@ struct mets_report_translator {
     phrase *phrases; /* sorted by first token, longest phrase first */
     size_t nphrases, cap_phrases;
     wordmap index;   /* first token -> its run of phrases */
-    char **english;  /* the words known to be English */
-    size_t nenglish, cap_english;
+    mets_strlist english; /* the words known to be English */
     wordmap english_set;
 };
 
@@ -163,17 +163,9 @@ typedef struct table_src {
 
 static int add_english_word(mets_report_translator *t, const char *w, size_t n)
 {
-    if (t->nenglish == t->cap_english) {
-        size_t cap = t->cap_english ? 2 * t->cap_english : 256;
-        char **grown = realloc(t->english, cap * sizeof *grown);
-        if (!grown)
-            return METS_ENOMEM;
-        t->english = grown, t->cap_english = cap;
-    }
-    if (!(t->english[t->nenglish] = strndup(w, n)))
+    if (mets_strlist_add(&t->english, w, n))
         return METS_ENOMEM;
-    fold(t->english[t->nenglish], n);
-    t->nenglish++;
+    fold(t->english.v[t->english.n - 1], n);
     return 0;
 }
 
@@ -337,11 +329,11 @@ static int build_index(mets_report_translator *t, const char *name, mets_err *er
             *s = (slot){p->key, p->first_len, i, 0};
         s->count++;
     }
-    if (map_init(&t->english_set, t->nenglish))
+    if (map_init(&t->english_set, t->english.n))
         return mets_err_set(err, METS_ENOMEM, "out of memory indexing %s", name);
-    for (size_t i = 0; i < t->nenglish; i++) {
-        slot *s = map_slot(&t->english_set, t->english[i], strlen(t->english[i]));
-        s->word = t->english[i], s->len = strlen(t->english[i]);
+    for (size_t i = 0; i < t->english.n; i++) {
+        slot *s = map_slot(&t->english_set, t->english.v[i], strlen(t->english.v[i]));
+        s->word = t->english.v[i], s->len = strlen(t->english.v[i]);
     }
     return 0;
 }
@@ -373,9 +365,8 @@ void mets_report_translator_free(mets_report_translator *t)
         return;
     for (size_t i = 0; i < t->nphrases; i++)
         free(t->phrases[i].key), free(t->phrases[i].english);
-    for (size_t i = 0; i < t->nenglish; i++)
-        free(t->english[i]);
-    free(t->phrases), free(t->english), free(t->index.slots), free(t->english_set.slots);
+    mets_strlist_free(&t->english);
+    free(t->phrases), free(t->index.slots), free(t->english_set.slots);
     free(t);
 }
 

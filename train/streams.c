@@ -10,6 +10,8 @@
 
 #include "dataset.h"
 #include "preprocess.h"
+#include "strlist.h"
+#include "strlist.h"
 
 enum { CODE_NOISE = 14, CODE_RHYTHM = 28 }; /* WFDB's NOISE and RHYTHM (<wfdb/ecgcodes.h>) */
 enum { LEAD_I = 0, LEAD_II = 1 };
@@ -224,23 +226,6 @@ const char *mets_cinc_report(char cls)
 
 /* ---- record lists ---- */
 
-typedef struct strvec {
-    char **v;
-    int n, cap;
-} strvec;
-
-static int push(strvec *s, const char *str, size_t len)
-{
-    if (s->n == s->cap) {
-        int cap = s->cap ? 2 * s->cap : 64;
-        char **grown = realloc(s->v, cap * sizeof *grown);
-        if (!grown)
-            return METS_ENOMEM;
-        s->v = grown, s->cap = cap;
-    }
-    return (s->v[s->n] = strndup(str, len)) ? (s->n++, 0) : METS_ENOMEM;
-}
-
 static int is_header(const struct dirent *e)
 {
     size_t len = strlen(e->d_name);
@@ -248,7 +233,7 @@ static int is_header(const struct dirent *e)
 }
 
 /* Every record of dir/mitdb and dir/vfdb (a folder that is not there has none). */
-static int scan_records(const char *dir, strvec *out)
+static int scan_records(const char *dir, mets_strlist *out)
 {
     static const char *const dbs[] = {"mitdb", "vfdb"};
     int rc = 0;
@@ -259,7 +244,7 @@ static int scan_records(const char *dir, strvec *out)
         int n = scandir(path, &ents, is_header, alphasort);
         for (int i = 0; i < n; i++) {
             int len = snprintf(name, sizeof name, "%s/%s", dbs[d], ents[i]->d_name);
-            rc = rc ?: push(out, name, (size_t)len - 4);
+            rc = rc ?: mets_strlist_add(out, name, (size_t)len - 4);
             free(ents[i]);
         }
         if (n >= 0)
@@ -269,7 +254,7 @@ static int scan_records(const char *dir, strvec *out)
 }
 
 /* Splits "mitdb/201,vfdb/418" into out; "none" is the empty list. */
-static int split_list(const char *s, strvec *out, mets_err *err)
+static int split_list(const char *s, mets_strlist *out, mets_err *err)
 {
     if (!strcmp(s, "none"))
         return 0;
@@ -278,7 +263,7 @@ static int split_list(const char *s, strvec *out, mets_err *err)
         const char *slash = memchr(p, '/', len);
         if (!slash || slash == p || slash == p + len - 1 || memchr(slash + 1, '/', len - (size_t)(slash + 1 - p)))
             return mets_err_set(err, METS_EINVAL, "record list \"%s\": expected db/record entries such as mitdb/201", s);
-        if (push(out, p, len))
+        if (mets_strlist_add(out, p, len))
             return mets_err_set(err, METS_ENOMEM, "out of memory");
         p += len;
         if (!*p)
@@ -286,30 +271,20 @@ static int split_list(const char *s, strvec *out, mets_err *err)
     }
 }
 
-static int listed(const strvec *s, const char *name)
-{
-    for (int i = 0; i < s->n; i++)
-        if (!strcmp(s->v[i], name))
-            return 1;
-    return 0;
-}
-
 int mets_streams_list(const char *dir, const char *list, const char *exclude, char ***names, int *n, mets_err *err)
 {
-    strvec all = {0}, ex = {0}, keep = {0};
+    mets_strlist all = {0}, ex = {0}, keep = {0};
     int rc = (!list || !strcmp(list, "all")) ? scan_records(dir, &all) : split_list(list, &all, err);
     if (rc == METS_ENOMEM)
         mets_err_set(err, rc, "out of memory");
     rc = rc ?: exclude ? split_list(exclude, &ex, err) : 0;
-    for (int i = 0; i < all.n && !rc; i++)
-        if (!listed(&ex, all.v[i]) && !listed(&keep, all.v[i]))
-            rc = push(&keep, all.v[i], strlen(all.v[i])) ? mets_err_set(err, METS_ENOMEM, "out of memory") : 0;
-    mets_streams_list_free(all.v, all.n), mets_streams_list_free(ex.v, ex.n);
-    if (rc) {
-        mets_streams_list_free(keep.v, keep.n);
-        keep = (strvec){0};
-    }
-    *names = keep.v, *n = keep.n;
+    for (size_t i = 0; i < all.n && !rc; i++)
+        if (mets_strlist_find(&ex, all.v[i]) < 0 && mets_strlist_find(&keep, all.v[i]) < 0)
+            rc = mets_strlist_add(&keep, all.v[i], strlen(all.v[i])) ? mets_err_set(err, METS_ENOMEM, "out of memory") : 0;
+    mets_strlist_free(&all), mets_strlist_free(&ex);
+    if (rc)
+        mets_strlist_free(&keep);
+    *names = keep.v, *n = (int)keep.n;
     return rc;
 }
 
