@@ -8,6 +8,7 @@
 
 #include "fileio.h"
 #include "ops.h"
+#include "yamldoc.h"
 
 #define MAX_ITEMS 4096 /* labels or prompts: far above any real set, bounds hostile files */
 #define MAX_FILE_BYTES (1 << 24)
@@ -21,13 +22,7 @@ typedef struct parse {
 
 static int fail_at(parse *p, const yaml_node_t *n, const char *what)
 {
-    return mets_err_set(p->err, METS_EFORMAT, "%s:%zu:%zu: %s", p->name, n->start_mark.line + 1,
-                        n->start_mark.column + 1, what);
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-    return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+    return mets_yaml_fail(p->err, p->name, n->start_mark, "%s", what);
 }
 
 static int push(void **array, int *count, size_t size)
@@ -44,7 +39,7 @@ static int push(void **array, int *count, size_t size)
 
 static int add_prompt(parse *p, const yaml_node_t *n)
 {
-    const char *s = scalar(n);
+    const char *s = mets_yaml_scalar(n);
     if (!s || !*s)
         return fail_at(p, n, "expected a prompt: a non-empty string");
     if (push((void **)&p->l->prompts, &p->l->nprompts, sizeof *p->l->prompts))
@@ -60,7 +55,7 @@ static int parse_label(parse *p, const yaml_node_t *body, mets_label *lab)
     lab->first_prompt = p->l->nprompts;
     for (yaml_node_pair_t *kv = body->data.mapping.pairs.start; kv < body->data.mapping.pairs.top; kv++) {
         yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
-        if (!scalar(k) || strcmp(scalar(k), "prompts"))
+        if (!mets_yaml_scalar(k) || strcmp(mets_yaml_scalar(k), "prompts"))
             return fail_at(p, k, "unknown key: a label has only 'prompts'");
         if (v->type == YAML_SCALAR_NODE) {
             if (add_prompt(p, v))
@@ -80,27 +75,27 @@ static int parse_label(parse *p, const yaml_node_t *body, mets_label *lab)
 static int parse_group(parse *p, const yaml_node_t *key, const yaml_node_t *body)
 {
     mets_labels *l = p->l;
-    if (!scalar(key) || !*scalar(key))
+    if (!mets_yaml_scalar(key) || !*mets_yaml_scalar(key))
         return fail_at(p, key, "expected a group name");
     if (body->type != YAML_MAPPING_NODE || body->data.mapping.pairs.top == body->data.mapping.pairs.start)
         return fail_at(p, body, "expected a mapping of labels");
     for (int g = 0; g < l->ngroups; g++)
-        if (!strcmp(l->groups[g].name, scalar(key)))
+        if (!strcmp(l->groups[g].name, mets_yaml_scalar(key)))
             return fail_at(p, key, "duplicate group name");
     if (push((void **)&l->groups, &l->ngroups, sizeof *l->groups))
         return fail_at(p, key, "too many groups");
     mets_label_group *grp = &l->groups[l->ngroups - 1];
-    *grp = (mets_label_group){.name = strdup(scalar(key)), .first_label = l->nlabels};
+    *grp = (mets_label_group){.name = strdup(mets_yaml_scalar(key)), .first_label = l->nlabels};
     for (yaml_node_pair_t *kv = body->data.mapping.pairs.start; kv < body->data.mapping.pairs.top; kv++) {
         yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
-        if (!scalar(k) || !*scalar(k))
+        if (!mets_yaml_scalar(k) || !*mets_yaml_scalar(k))
             return fail_at(p, k, "expected a label name");
-        if (mets_labels_find(l, grp->name, scalar(k)) >= 0)
+        if (mets_labels_find(l, grp->name, mets_yaml_scalar(k)) >= 0)
             return fail_at(p, k, "duplicate label in this group");
         if (push((void **)&l->labels, &l->nlabels, sizeof *l->labels))
             return fail_at(p, k, "too many labels");
         mets_label *lab = &l->labels[l->nlabels - 1];
-        *lab = (mets_label){.group = grp->name, .name = strdup(scalar(k)), .group_index = l->ngroups - 1};
+        *lab = (mets_label){.group = grp->name, .name = strdup(mets_yaml_scalar(k)), .group_index = l->ngroups - 1};
         grp->nlabels++;
         if (!grp->name || !lab->name)
             return fail_at(p, k, "out of memory");
@@ -120,9 +115,9 @@ static int parse_root(parse *p)
         return fail_at(p, root, "expected a mapping with 'version' and 'groups'");
     for (yaml_node_pair_t *kv = root->data.mapping.pairs.start; kv < root->data.mapping.pairs.top; kv++) {
         yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
-        const char *key = scalar(k);
+        const char *key = mets_yaml_scalar(k);
         if (key && !strcmp(key, "version")) {
-            if (!scalar(v) || strcmp(scalar(v), "1"))
+            if (!mets_yaml_scalar(v) || strcmp(mets_yaml_scalar(v), "1"))
                 return fail_at(p, v, "expected version: 1");
             version = 1;
         } else if (key && !strcmp(key, "groups")) {
@@ -144,22 +139,15 @@ static int parse_root(parse *p)
 mets_labels *mets_labels_parse(const char *text, size_t len, const char *name, mets_err *err)
 {
     parse p = {.name = name, .err = err, .l = calloc(1, sizeof(mets_labels))};
-    yaml_parser_t parser;
-    if (!p.l || !yaml_parser_initialize(&parser)) {
-        free(p.l);
+    if (!p.l) {
         mets_err_set(err, METS_ENOMEM, "%s: out of memory", name);
         return NULL;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    int rc;
-    if (!yaml_parser_load(&parser, &p.doc)) {
-        rc = mets_err_set(err, METS_EFORMAT, "%s:%zu:%zu: %s", name, parser.problem_mark.line + 1,
-                          parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid YAML");
-    } else {
+    int rc = mets_yaml_load(&p.doc, text, len, name, err);
+    if (!rc) {
         rc = parse_root(&p);
         yaml_document_delete(&p.doc);
     }
-    yaml_parser_delete(&parser);
     if (rc) {
         mets_labels_free(p.l);
         return NULL;

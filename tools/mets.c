@@ -15,6 +15,7 @@ static const struct {
     {"reports", mets_cmd_reports, "translate the PTB-XL reports into English and print the coverage"},
     {"train", mets_cmd_train, "METS pre-training of the ECG encoder on PTB-XL"},
     {"eval", mets_cmd_eval, "zero-shot evaluation of a trained ECG model on any data directory"},
+    {"check-config", mets_cmd_check_config, "validate a metsd configuration (default conf/metsd.yaml)"},
 };
 
 const char *mets_cli_text_model(const char *flag)

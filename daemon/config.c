@@ -1,0 +1,696 @@
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "yamldoc.h"
+
+#define MAX_FILE_BYTES (1 << 20)
+#define MAX_ENTRIES 4096 /* properties or label policies: far above any real file, bounds hostile ones */
+
+typedef enum {
+    T_STRING,
+    T_PATH,     /* a string; relative paths resolve against the config file's folder */
+    T_ADDRESS,  /* host:port */
+    T_INT,
+    T_DOUBLE,
+    T_DURATION, /* stored as seconds */
+    T_BOOL,
+    T_ENUM,     /* stored as the index into choices */
+    T_MAP,      /* string -> string, a mets_kv_list */
+    T_POLICY,   /* a mets_alert_policy, keys in policy_keys */
+    T_POLICIES, /* group -> label -> policy, a mets_policy_list */
+} key_type;
+
+typedef struct key {
+    const char *name; /* dotted path from the root of its table */
+    key_type type;
+    bool required;
+    const char *def; /* the default as it would be written in the file (scalar types only) */
+    double min, max; /* numbers and durations */
+    const char *const *choices; /* enums, NULL-terminated */
+    size_t offset;
+    const char *doc;
+} key;
+
+static const char *const delivery_modes[] = {"exactly_once", "at_least_once", NULL};
+static const char *const log_levels[] = {"debug", "info", "notice", "warning", "error", NULL};
+static const char *const priorities[] = {"low", "medium", "high", NULL};
+
+#define CFG(field) offsetof(mets_config, field)
+#define POL(field) offsetof(mets_alert_policy, field)
+
+/* Grouped by section: the unknown-key message and the reference list them in this order. */
+static const key config_keys[] = {
+    {"kafka.bootstrap_servers", T_STRING, .required = true, .offset = CFG(kafka.bootstrap_servers),
+     .doc = "Kafka brokers, host:port[,host:port...] (librdkafka's bootstrap.servers)"},
+    {"kafka.group_id", T_STRING, .def = "metsd", .offset = CFG(kafka.group_id),
+     .doc = "consumer group; metsd instances of one group share the frame partitions"},
+    {"kafka.topics.frames", T_STRING, .def = "ecg.frames", .offset = CFG(kafka.topics.frames),
+     .doc = "input: ECG frames from the bedside gateways"},
+    {"kafka.topics.embeddings", T_STRING, .def = "ecg.embeddings", .offset = CFG(kafka.topics.embeddings),
+     .doc = "output: one embedding and its label scores per window"},
+    {"kafka.topics.alerts", T_STRING, .def = "ecg.alerts", .offset = CFG(kafka.topics.alerts),
+     .doc = "output: alert raise, update and clear events"},
+    {"kafka.topics.dead_letter", T_STRING, .def = "ecg.deadletter", .offset = CFG(kafka.topics.dead_letter),
+     .doc = "output: frames that cannot be used, with the reason"},
+    {"kafka.topics.state", T_STRING, .def = "metsd.state", .offset = CFG(kafka.topics.state),
+     .doc = "compacted topic of per-stream state, restored on restart and rebalance"},
+    {"kafka.properties", T_MAP, .offset = CFG(kafka.properties),
+     .doc = "librdkafka settings passed through unvalidated (`security.protocol`, `ssl.*`, `sasl.*`, ...); "
+            "values are strings; `bootstrap.servers` and `group.id` have keys of their own"},
+    {"delivery.mode", T_ENUM, .def = "exactly_once", .choices = delivery_modes, .offset = CFG(delivery.mode),
+     .doc = "exactly_once: outputs and input offsets commit in one Kafka transaction; at_least_once: "
+            "outputs may repeat after a crash"},
+    {"delivery.commit_interval_ms", T_INT, .def = "1000", .min = 10, .max = 600000,
+     .offset = CFG(delivery.commit_interval_ms), .doc = "how often offsets (and transactions) are committed"},
+    {"models.ecg", T_PATH, .required = true, .offset = CFG(models.ecg), .doc = "the ECG encoder (mets model file)"},
+    {"models.text", T_PATH, .required = true, .offset = CFG(models.text),
+     .doc = "the frozen language model that embeds the prompts (mets model file)"},
+    {"models.labels", T_PATH, .required = true, .offset = CFG(models.labels),
+     .doc = "label groups and their prompts (YAML, see models/labels.h)"},
+    {"window.length_s", T_DURATION, .def = "10s", .min = 1, .max = 60, .offset = CFG(window.length_s),
+     .doc = "length of the windows the ECG model scores"},
+    {"window.hop_s", T_DURATION, .def = "2s", .min = 0.1, .max = 60, .offset = CFG(window.hop_s),
+     .doc = "time between the starts of consecutive windows; at most window.length_s"},
+    {"window.max_gap_s", T_DURATION, .def = "2s", .min = 0, .max = 60, .offset = CFG(window.max_gap_s),
+     .doc = "a longer gap in a stream restarts its window and raises a technical alert"},
+    {"window.max_reorder_frames", T_INT, .def = "8", .min = 0, .max = 1024, .offset = CFG(window.max_reorder_frames),
+     .doc = "frames held back to put late ones in order; a frame later than that is dropped"},
+    {"streams.max_streams", T_INT, .def = "1024", .min = 1, .max = 100000, .offset = CFG(streams.max_streams),
+     .doc = "concurrent ECG streams (beds); frames of streams beyond it go to the dead-letter topic"},
+    {"alerts.default", T_POLICY, .offset = CFG(alerts.default_policy),
+     .doc = "the policy of every label without its own (keys: see alert policy keys)"},
+    {"alerts.labels", T_POLICIES, .offset = CFG(alerts.labels),
+     .doc = "per-label policies: group -> label -> policy; absent keys come from alerts.default"},
+    {"metrics.enabled", T_BOOL, .def = "true", .offset = CFG(metrics.enabled),
+     .doc = "serve Prometheus /metrics and /healthz over HTTP"},
+    {"metrics.listen", T_ADDRESS, .def = "127.0.0.1:9464", .offset = CFG(metrics.listen),
+     .doc = "address of the metrics endpoint"},
+    {"log.level", T_ENUM, .def = "info", .choices = log_levels, .offset = CFG(log.level),
+     .doc = "least severe message that is logged"},
+};
+
+static const key policy_keys[] = {
+    {"raise_k", T_INT, .def = "3", .min = 1, .max = 1000, .offset = POL(raise_k),
+     .doc = "raise when raise_k of the last raise_n windows score at least raise_probability"},
+    {"raise_n", T_INT, .def = "4", .min = 1, .max = 1000, .offset = POL(raise_n),
+     .doc = "the window count of k-of-n; at least raise_k"},
+    {"raise_probability", T_DOUBLE, .def = "0.6", .min = 0, .max = 1, .offset = POL(raise_probability),
+     .doc = "probability (softmax within the label's group) a window counts as positive from"},
+    {"clear_m", T_INT, .def = "5", .min = 1, .max = 1000, .offset = POL(clear_m),
+     .doc = "clear after clear_m consecutive windows below clear_probability"},
+    {"clear_probability", T_DOUBLE, .def = "0.4", .min = 0, .max = 1, .offset = POL(clear_probability),
+     .doc = "at most raise_probability: the gap between the two is the hysteresis"},
+    {"min_duration_s", T_DURATION, .def = "0s", .min = 0, .max = 86400, .offset = POL(min_duration_s),
+     .doc = "a raised alert is not cleared before it is this old"},
+    {"realert_interval_s", T_DURATION, .def = "5min", .min = 0, .max = 86400, .offset = POL(realert_interval_s),
+     .doc = "an alert still raised is sent again this often; 0 never"},
+    {"priority", T_ENUM, .def = "medium", .choices = priorities, .offset = POL(priority),
+     .doc = "alarm priority (IEC 60601-1-8) carried by the alert"},
+};
+
+#define NCONFIG (int)(sizeof config_keys / sizeof config_keys[0])
+#define NPOLICY (int)(sizeof policy_keys / sizeof policy_keys[0])
+
+typedef struct table {
+    const key *keys;
+    int n;
+} table;
+
+static const table config_table = {config_keys, NCONFIG}, policy_table = {policy_keys, NPOLICY};
+
+/* Where each key of a table was set in the file, for checks that involve several keys. */
+typedef struct seen {
+    bool set;
+    yaml_mark_t at;
+} seen;
+
+typedef struct parse {
+    yaml_document_t doc;
+    const char *name;
+    mets_config *cfg;
+    mets_err *err;
+    seen where[NCONFIG];
+    yaml_node_t **policy_bodies; /* parallel to cfg->alerts.labels, parsed once alerts.default is known */
+} parse;
+
+static yaml_node_t *node(parse *p, int id)
+{
+    return yaml_document_get_node(&p->doc, id);
+}
+
+static int fail(parse *p, yaml_mark_t at, const char *what)
+{
+    return mets_yaml_fail(p->err, p->name, at, "%s", what);
+}
+
+static int out_of_memory(parse *p)
+{
+    return mets_err_set(p->err, METS_ENOMEM, "%s: out of memory", p->name);
+}
+
+static int key_index(const table *t, const char *name)
+{
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->keys[i].name, name))
+            return i;
+    return -1;
+}
+
+static bool is_section(const table *t, const char *name)
+{
+    size_t len = strlen(name);
+    for (int i = 0; i < t->n; i++)
+        if (!strncmp(t->keys[i].name, name, len) && t->keys[i].name[len] == '.')
+            return true;
+    return false;
+}
+
+/* The names of the keys and sections directly under `prefix` ("" for the top), for messages. */
+static void list_children(const table *t, const char *prefix, char *buf, size_t len)
+{
+    size_t plen = strlen(prefix), used = 0, lastlen = 0;
+    const char *last = NULL;
+    buf[0] = 0;
+    for (int i = 0; i < t->n && used < len; i++) {
+        const char *name = t->keys[i].name;
+        if (plen && (strncmp(name, prefix, plen) || name[plen] != '.'))
+            continue;
+        const char *child = plen ? name + plen + 1 : name;
+        size_t clen = strcspn(child, ".");
+        if (last && clen == lastlen && !strncmp(child, last, clen))
+            continue; /* the table is grouped by section, so a section's keys are consecutive */
+        used += (size_t)snprintf(buf + used, len - used, "%s%.*s", used ? ", " : "", (int)clen, child);
+        last = child, lastlen = clen;
+    }
+}
+
+/* What a value of key k must look like: the same words in error messages and in the reference. */
+static void describe(const key *k, char *buf, size_t len)
+{
+    switch (k->type) {
+    case T_STRING: snprintf(buf, len, "a non-empty string"); break;
+    case T_PATH: snprintf(buf, len, "a file path"); break;
+    case T_ADDRESS: snprintf(buf, len, "host:port"); break;
+    case T_INT: snprintf(buf, len, "an integer in [%.10g, %.10g]", k->min, k->max); break;
+    case T_DOUBLE: snprintf(buf, len, "a number in [%.10g, %.10g]", k->min, k->max); break;
+    case T_DURATION: snprintf(buf, len, "a duration in [%.10gs, %.10gs]", k->min, k->max); break;
+    case T_BOOL: snprintf(buf, len, "true or false"); break;
+    case T_MAP: snprintf(buf, len, "a mapping of strings"); break;
+    case T_POLICY: snprintf(buf, len, "an alert policy"); break;
+    case T_POLICIES: snprintf(buf, len, "a mapping group -> label -> alert policy"); break;
+    case T_ENUM: {
+        size_t used = (size_t)snprintf(buf, len, "one of");
+        for (int i = 0; k->choices[i] && used < len; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s %s", i ? "," : "", k->choices[i]);
+        break;
+    }
+    }
+}
+
+static bool parse_int(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return end != s && !*end && errno != ERANGE;
+}
+
+/* A finite number followed by `unit`. */
+static bool parse_number(const char *s, const char *unit, double *out)
+{
+    char *end;
+    *out = strtod(s, &end);
+    return end != s && isfinite(*out) && !strcmp(end, unit);
+}
+
+/* Seconds, bare or with a unit: 500ms, 10s, 2min, 1h. */
+static bool parse_duration(const char *s, double *out)
+{
+    static const struct {
+        const char *unit;
+        double seconds;
+    } units[] = {{"", 1}, {"s", 1}, {"ms", 1e-3}, {"min", 60}, {"h", 3600}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (parse_number(s, units[i].unit, out)) {
+            *out *= units[i].seconds;
+            return true;
+        }
+    return false;
+}
+
+/* host:port, the host possibly a bracketed IPv6 address; names are resolved when the server starts. */
+static bool valid_address(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    long port;
+    if (!colon || colon == s || !parse_int(colon + 1, &port) || port < 1 || port > 65535)
+        return false;
+    if (s[0] == '[')
+        return colon[-1] == ']' && colon - s > 2;
+    return !memchr(s, ':', (size_t)(colon - s)); /* a bare IPv6 address would be ambiguous */
+}
+
+/* Relative paths mean relative to the config file, so that a config works from any working directory. */
+static char *resolve(const char *file, const char *path)
+{
+    const char *slash = strrchr(file, '/');
+    if (path[0] == '/' || !slash)
+        return strdup(path);
+    size_t len = (size_t)(slash - file) + 1 + strlen(path) + 1;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%.*s/%s", (int)(slash - file), file, path);
+    return out;
+}
+
+static int set_string(const char *file, const key *k, const char *s, char **field)
+{
+    if (!*s || (k->type == T_ADDRESS && !valid_address(s)))
+        return METS_EFORMAT;
+    char *copy = k->type == T_PATH ? resolve(file, s) : strdup(s);
+    if (!copy)
+        return METS_ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static int set_enum(const key *k, const char *s, int *field)
+{
+    for (int i = 0; k->choices[i]; i++)
+        if (!strcmp(k->choices[i], s)) {
+            *field = i;
+            return 0;
+        }
+    return METS_EFORMAT;
+}
+
+/* Sets a scalar key from its text: 0, METS_EFORMAT if the text is not a valid value, or METS_ENOMEM. */
+static int set_scalar(const char *file, const key *k, const char *s, void *field)
+{
+    long i;
+    double d;
+    switch (k->type) {
+    case T_STRING:
+    case T_PATH:
+    case T_ADDRESS: return set_string(file, k, s, field);
+    case T_ENUM: return set_enum(k, s, field);
+    case T_INT:
+        if (!parse_int(s, &i) || i < k->min || i > k->max)
+            return METS_EFORMAT;
+        *(int *)field = (int)i;
+        return 0;
+    case T_DOUBLE:
+    case T_DURATION:
+        if (!(k->type == T_DOUBLE ? parse_number(s, "", &d) : parse_duration(s, &d)) || d < k->min || d > k->max)
+            return METS_EFORMAT;
+        *(double *)field = d;
+        return 0;
+    case T_BOOL:
+        if (strcmp(s, "true") && strcmp(s, "false"))
+            return METS_EFORMAT;
+        *(bool *)field = !strcmp(s, "true");
+        return 0;
+    default: return METS_EFORMAT; /* not a scalar type */
+    }
+}
+
+static int apply_defaults(const table *t, char *base)
+{
+    for (int i = 0; i < t->n; i++) {
+        const key *k = &t->keys[i];
+        int rc = k->type == T_POLICY ? apply_defaults(&policy_table, base + k->offset)
+                 : k->def            ? set_scalar("", k, k->def, base + k->offset)
+                                     : 0;
+        assert(rc != METS_EFORMAT && "a default in the key table is invalid");
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static bool duplicate_key(parse *p, const yaml_node_t *map, const yaml_node_pair_t *kv, const char *name)
+{
+    for (const yaml_node_pair_t *o = map->data.mapping.pairs.start; o < kv; o++) {
+        const char *other = mets_yaml_scalar(node(p, o->key));
+        if (other && !strcmp(other, name))
+            return true;
+    }
+    return false;
+}
+
+/* The name of a mapping's key, which must be a non-empty string not used before in the same mapping
+ * (libyaml keeps duplicates, and silently taking one of them would hide a mistake). */
+static int key_name(parse *p, const yaml_node_t *map, const yaml_node_pair_t *kv, const char *what,
+                    const char **name)
+{
+    yaml_node_t *k = node(p, kv->key);
+    char msg[400];
+    *name = mets_yaml_scalar(k);
+    if (!*name || !**name)
+        snprintf(msg, sizeof msg, "expected a %s name: a non-empty string", what);
+    else if (duplicate_key(p, map, kv, *name))
+        snprintf(msg, sizeof msg, "duplicate %s '%.200s'", what, *name);
+    else
+        return 0;
+    return fail(p, k->start_mark, msg);
+}
+
+static int expect_mapping(parse *p, const yaml_node_t *n, const char *path, const char *of)
+{
+    if (n->type == YAML_MAPPING_NODE && n->data.mapping.pairs.top - n->data.mapping.pairs.start <= MAX_ENTRIES)
+        return 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%.200s: expected a mapping of %s (at most %d)", path, of, MAX_ENTRIES);
+    return fail(p, n->start_mark, msg);
+}
+
+static int npairs(const yaml_node_t *map)
+{
+    return (int)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+}
+
+/* librdkafka properties that have a key of their own here: two places for one setting would be ambiguous. */
+static const char *const own_properties[][2] = {
+    {"bootstrap.servers", "kafka.bootstrap_servers"},
+    {"group.id", "kafka.group_id"},
+};
+
+static int add_property(parse *p, const char *path, const yaml_node_t *map, const yaml_node_pair_t *kv,
+                        mets_kv_list *list)
+{
+    const char *name, *value = mets_yaml_scalar(node(p, kv->value));
+    char msg[512];
+    int rc = key_name(p, map, kv, "librdkafka property", &name);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof own_properties / sizeof own_properties[0]; i++)
+        if (!strcmp(name, own_properties[i][0])) {
+            snprintf(msg, sizeof msg, "%s.%s: set %s instead", path, name, own_properties[i][1]);
+            return fail(p, node(p, kv->key)->start_mark, msg);
+        }
+    if (!value) {
+        snprintf(msg, sizeof msg, "%s.%.200s: expected a string value, got a mapping or list", path, name);
+        return fail(p, node(p, kv->value)->start_mark, msg);
+    }
+    mets_kv *e = &list->items[list->n++];
+    e->key = strdup(name), e->value = strdup(value);
+    return e->key && e->value ? 0 : out_of_memory(p);
+}
+
+static int set_map(parse *p, const char *path, yaml_node_t *map, mets_kv_list *list)
+{
+    int rc = expect_mapping(p, map, path, "librdkafka properties");
+    if (!rc && !(list->items = calloc((size_t)npairs(map) + 1, sizeof *list->items)))
+        rc = out_of_memory(p);
+    for (yaml_node_pair_t *kv = map->data.mapping.pairs.start; !rc && kv < map->data.mapping.pairs.top; kv++)
+        rc = add_property(p, path, map, kv, list);
+    return rc;
+}
+
+/* Records group/label and where its body is; the bodies are parsed once alerts.default is complete, since
+ * they inherit from it wherever it stands in the file. */
+static int add_policies(parse *p, yaml_node_t *groups, yaml_node_pair_t *g, mets_policy_list *list)
+{
+    const char *group, *label;
+    yaml_node_t *labels = node(p, g->value);
+    int rc = key_name(p, groups, g, "label group", &group);
+    for (yaml_node_pair_t *l = labels->data.mapping.pairs.start; !rc && l < labels->data.mapping.pairs.top; l++) {
+        if ((rc = key_name(p, labels, l, "label", &label)))
+            break;
+        yaml_node_t *body = node(p, l->value);
+        mets_label_policy *lp = &list->items[list->n];
+        *lp = (mets_label_policy){.group = strdup(group), .label = strdup(label),
+                                  .line = body->start_mark.line + 1, .column = body->start_mark.column + 1};
+        p->policy_bodies[list->n++] = body;
+        if (!lp->group || !lp->label)
+            rc = out_of_memory(p);
+    }
+    return rc;
+}
+
+static int set_policies(parse *p, const char *path, yaml_node_t *groups, mets_policy_list *list)
+{
+    int rc = expect_mapping(p, groups, path, "label groups"), n = 0;
+    for (yaml_node_pair_t *g = groups->data.mapping.pairs.start; !rc && g < groups->data.mapping.pairs.top; g++) {
+        rc = expect_mapping(p, node(p, g->value), path, "labels");
+        n += rc ? 0 : npairs(node(p, g->value));
+    }
+    if (!rc && n > MAX_ENTRIES)
+        rc = fail(p, groups->start_mark, "too many label policies");
+    if (!rc && (!(list->items = calloc((size_t)n + 1, sizeof *list->items)) ||
+                !(p->policy_bodies = calloc((size_t)n + 1, sizeof *p->policy_bodies))))
+        rc = out_of_memory(p);
+    for (yaml_node_pair_t *g = groups->data.mapping.pairs.start; !rc && g < groups->data.mapping.pairs.top; g++)
+        rc = add_policies(p, groups, g, list);
+    return rc;
+}
+
+static int walk(parse *p, const table *t, const char *path, const char *rel, yaml_node_t *map, char *base, seen *where);
+
+static int set_value(parse *p, const char *path, const key *k, yaml_node_t *v, char *base)
+{
+    void *field = base + k->offset;
+    switch (k->type) {
+    case T_MAP: return set_map(p, path, v, field);
+    case T_POLICY: return walk(p, &policy_table, path, "", v, field, NULL);
+    case T_POLICIES: return set_policies(p, path, v, field);
+    default: break;
+    }
+    const char *s = mets_yaml_scalar(v);
+    int rc = s ? set_scalar(p->name, k, s, field) : METS_EFORMAT;
+    if (rc == METS_ENOMEM)
+        return out_of_memory(p);
+    if (!rc)
+        return 0;
+    char want[256], msg[512];
+    describe(k, want, sizeof want);
+    if (s)
+        snprintf(msg, sizeof msg, "%.200s: expected %.200s, got '%.80s'", path, want, s);
+    else
+        snprintf(msg, sizeof msg, "%.200s: expected %.200s, got a mapping or list", path, want);
+    return fail(p, v->start_mark, msg);
+}
+
+static int join(char *buf, size_t len, const char *a, const char *b)
+{
+    return snprintf(buf, len, "%s%s%s", a, *a ? "." : "", b) < (int)len ? 0 : -1;
+}
+
+/* Parses a mapping of keys of table t into base. `path` is where the mapping sits in the file ("" at the
+ * top), `rel` the same relative to the table's root; `where`, if not NULL, records the keys set. */
+static int walk(parse *p, const table *t, const char *path, const char *rel, yaml_node_t *map, char *base, seen *where)
+{
+    char want[400], msg[512], full[256], child[256];
+    list_children(t, rel, want, sizeof want);
+    if (map->type != YAML_MAPPING_NODE) {
+        snprintf(msg, sizeof msg, "%.200s%sexpected a mapping with keys %.280s", path, *path ? ": " : "", want);
+        return fail(p, map->start_mark, msg);
+    }
+    for (yaml_node_pair_t *kv = map->data.mapping.pairs.start; kv < map->data.mapping.pairs.top; kv++) {
+        const char *name;
+        yaml_node_t *v = node(p, kv->value);
+        int rc = key_name(p, map, kv, "key", &name), i = -1;
+        if (rc)
+            return rc;
+        if (join(full, sizeof full, path, name) || join(child, sizeof child, rel, name))
+            return fail(p, node(p, kv->key)->start_mark, "key too long");
+        if ((i = key_index(t, child)) >= 0) {
+            if (where)
+                where[i] = (seen){true, v->start_mark};
+            rc = set_value(p, full, &t->keys[i], v, base);
+        } else if (is_section(t, child)) {
+            rc = walk(p, t, full, child, v, base, where);
+        } else {
+            snprintf(msg, sizeof msg, "unknown key '%.200s'; expected %.280s", full, want);
+            rc = fail(p, node(p, kv->key)->start_mark, msg);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_policy(parse *p, const char *path, const mets_alert_policy *pol, yaml_mark_t at)
+{
+    char msg[512];
+    if (pol->raise_k > pol->raise_n)
+        snprintf(msg, sizeof msg, "%s: raise_k (%d) must not exceed raise_n (%d)", path, pol->raise_k, pol->raise_n);
+    else if (pol->clear_probability > pol->raise_probability)
+        snprintf(msg, sizeof msg, "%s: clear_probability (%g) must not exceed raise_probability (%g)", path,
+                 pol->clear_probability, pol->raise_probability);
+    else
+        return 0;
+    return fail(p, at, msg);
+}
+
+/* Each label's policy: alerts.default, overridden by the keys of its own body. */
+static int finish_policies(parse *p)
+{
+    mets_policy_list *list = &p->cfg->alerts.labels;
+    char path[512];
+    for (int i = 0; i < list->n; i++) {
+        mets_label_policy *lp = &list->items[i];
+        snprintf(path, sizeof path, "alerts.labels.%.200s.%.200s", lp->group, lp->label);
+        lp->policy = p->cfg->alerts.default_policy;
+        int rc = walk(p, &policy_table, path, "", p->policy_bodies[i], (char *)&lp->policy, NULL);
+        rc = rc ? rc : check_policy(p, path, &lp->policy, p->policy_bodies[i]->start_mark);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A check between two keys, reported where the first was set (or else the second: one of them was). */
+static int check_window(parse *p)
+{
+    const mets_config *c = p->cfg;
+    int hop = key_index(&config_table, "window.hop_s"), length = key_index(&config_table, "window.length_s");
+    if (c->window.hop_s <= c->window.length_s)
+        return 0;
+    char msg[256];
+    snprintf(msg, sizeof msg, "window.hop_s (%gs) must not exceed window.length_s (%gs)", c->window.hop_s,
+             c->window.length_s);
+    return fail(p, p->where[p->where[hop].set ? hop : length].at, msg);
+}
+
+static int check_required(parse *p, const yaml_node_t *root)
+{
+    for (int i = 0; i < NCONFIG; i++)
+        if (config_keys[i].required && !p->where[i].set) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "missing key '%s' (%s)", config_keys[i].name, config_keys[i].doc);
+            return fail(p, root->start_mark, msg);
+        }
+    return 0;
+}
+
+static int parse_root(parse *p)
+{
+    yaml_node_t *root = yaml_document_get_root_node(&p->doc);
+    if (!root) {
+        char want[400];
+        list_children(&config_table, "", want, sizeof want);
+        return mets_err_set(p->err, METS_EFORMAT, "%s: empty document, expected a mapping with keys %s", p->name,
+                            want);
+    }
+    int dflt = key_index(&config_table, "alerts.default");
+    int rc = walk(p, &config_table, "", "", root, (char *)p->cfg, p->where);
+    rc = rc ? rc : check_policy(p, "alerts.default", &p->cfg->alerts.default_policy, p->where[dflt].at);
+    rc = rc ? rc : finish_policies(p);
+    rc = rc ? rc : check_required(p, root);
+    return rc ? rc : check_window(p);
+}
+
+int mets_config_parse(const char *text, size_t len, const char *name, mets_config *cfg, mets_err *err)
+{
+    parse p = {.name = name, .cfg = cfg, .err = err};
+    memset(cfg, 0, sizeof *cfg);
+    int rc = apply_defaults(&config_table, (char *)cfg);
+    if (!rc && !(cfg->file = strdup(name)))
+        rc = METS_ENOMEM;
+    if (rc)
+        rc = out_of_memory(&p);
+    else if (!(rc = mets_yaml_load(&p.doc, text, len, name, err))) {
+        rc = parse_root(&p);
+        yaml_document_delete(&p.doc);
+    }
+    free(p.policy_bodies);
+    if (rc)
+        mets_config_free(cfg);
+    return rc;
+}
+
+int mets_config_load(const char *path, mets_config *cfg, mets_err *err)
+{
+    size_t len;
+    char *text = mets_file_slurp(path, MAX_FILE_BYTES, &len, err);
+    int rc = text ? mets_config_parse(text, len, path, cfg, err) : err ? err->code : METS_EIO;
+    if (!text)
+        memset(cfg, 0, sizeof *cfg);
+    free(text);
+    return rc;
+}
+
+static void free_keys(const table *t, char *base)
+{
+    for (int i = 0; i < t->n; i++) {
+        void *field = base + t->keys[i].offset;
+        mets_kv_list *kv = field;
+        mets_policy_list *pl = field;
+        switch (t->keys[i].type) {
+        case T_STRING:
+        case T_PATH:
+        case T_ADDRESS: free(*(char **)field); break;
+        case T_MAP:
+            for (int j = 0; j < kv->n; j++)
+                free(kv->items[j].key), free(kv->items[j].value);
+            free(kv->items);
+            break;
+        case T_POLICIES:
+            for (int j = 0; j < pl->n; j++)
+                free(pl->items[j].group), free(pl->items[j].label);
+            free(pl->items);
+            break;
+        default: break;
+        }
+    }
+}
+
+void mets_config_free(mets_config *cfg)
+{
+    free_keys(&config_table, (char *)cfg);
+    free(cfg->file);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+const mets_alert_policy *mets_config_policy(const mets_config *cfg, const char *group, const char *label)
+{
+    for (int i = 0; i < cfg->alerts.labels.n; i++) {
+        const mets_label_policy *lp = &cfg->alerts.labels.items[i];
+        if (!strcmp(lp->group, group) && !strcmp(lp->label, label))
+            return &lp->policy;
+    }
+    return &cfg->alerts.default_policy;
+}
+
+static void reference_table(FILE *f, const table *t)
+{
+    char want[256];
+    fprintf(f, "| key | type | default | description |\n|---|---|---|---|\n");
+    for (int i = 0; i < t->n; i++) {
+        const key *k = &t->keys[i];
+        describe(k, want, sizeof want);
+        fprintf(f, "| `%s` | %s | %s%s%s | %s |\n", k->name, want, k->def ? "`" : "",
+                k->required ? "required" : k->def ? k->def : "empty", k->def ? "`" : "", k->doc);
+    }
+}
+
+void mets_config_reference(FILE *f)
+{
+    fputs("# metsd configuration reference\n\n"
+          "<!-- Generated by `mets check-config --print-reference` from the key tables in daemon/config.c;\n"
+          "     tests/test_config.c fails when the two differ. Edit the tables, then regenerate. -->\n\n"
+          "The configuration is one YAML file, `conf/metsd.yaml` by default (the shipped, commented example).\n"
+          "`metsd --check-config` or `mets check-config [FILE]` validates it and the files it names.\n\n"
+          "- Unknown keys, duplicate keys, values of the wrong type or out of range and missing required keys\n"
+          "  are errors that name `file:line:column` and what was expected.\n"
+          "- Relative paths resolve against the folder of the configuration file, not the working directory.\n"
+          "- A duration is a number of seconds or a number with a unit: `500ms`, `10s`, `2min`, `1h`.\n"
+          "- Absent keys take their default.\n\n"
+          "## Keys\n\n",
+          f);
+    reference_table(f, &config_table);
+    fputs("\n## Alert policy keys\n\n"
+          "An alert policy is a mapping of these keys, under `alerts.default` and under\n"
+          "`alerts.labels.<group>.<label>` (group and label as in the labels file). A label's policy takes\n"
+          "the keys it does not set from `alerts.default`, wherever that stands in the file.\n\n",
+          f);
+    reference_table(f, &policy_table);
+}

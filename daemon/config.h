@@ -1,0 +1,124 @@
+/* The configuration of metsd, from YAML (conf/metsd.yaml), as one plain struct.
+ *
+ * Every key is declared once, in a table in config.c (name, type, default, range, offset into this
+ * struct, description); that table drives parsing, validation, defaults and the reference
+ * (docs/config.md, printed by mets_config_reference), so they cannot drift.
+ *
+ *     mets_config cfg;
+ *     mets_err err;
+ *     if (mets_config_load("conf/metsd.yaml", &cfg, &err) || mets_config_check_files(&cfg, &err)) {
+ *         fprintf(stderr, "metsd: %s\n", err.msg);
+ *         ...
+ *     }
+ *     ...
+ *     mets_config_free(&cfg);
+ *
+ * Errors name file:line:column and what was expected; unknown and duplicate keys are errors. Relative
+ * paths in the file resolve against the folder of the file, not the working directory.
+ *
+ * Thread-safety: a loaded mets_config is immutable; a reload loads a new one and swaps it.
+ */
+#ifndef METS_CONFIG_H
+#define METS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "err.h"
+
+enum { METS_DELIVERY_EXACTLY_ONCE, METS_DELIVERY_AT_LEAST_ONCE };
+enum { METS_LOG_DEBUG, METS_LOG_INFO, METS_LOG_NOTICE, METS_LOG_WARNING, METS_LOG_ERROR };
+/* IEC 60601-1-8 alarm priorities. */
+enum { METS_PRIORITY_LOW, METS_PRIORITY_MEDIUM, METS_PRIORITY_HIGH };
+
+/* When an alert for one (stream, label) is raised, cleared and raised again. */
+typedef struct mets_alert_policy {
+    int raise_k, raise_n;     /* raise when k of the last n windows score >= raise_probability */
+    double raise_probability;
+    int clear_m;              /* clear after m consecutive windows below clear_probability */
+    double clear_probability;
+    double min_duration_s;    /* an alert stays up at least this long */
+    double realert_interval_s; /* an alert still up is re-sent this often (0: never) */
+    int priority;             /* METS_PRIORITY_* */
+} mets_alert_policy;
+
+typedef struct mets_label_policy {
+    char *group, *label;
+    mets_alert_policy policy; /* keys absent here are taken from alerts.default */
+    size_t line, column;      /* where it is declared (1-based), for messages */
+} mets_label_policy;
+
+typedef struct mets_kv {
+    char *key, *value;
+} mets_kv;
+
+typedef struct mets_kv_list {
+    mets_kv *items;
+    int n;
+} mets_kv_list;
+
+typedef struct mets_policy_list {
+    mets_label_policy *items;
+    int n;
+} mets_policy_list;
+
+typedef struct mets_config {
+    char *file; /* the file it was loaded from, for messages */
+    struct {
+        char *bootstrap_servers, *group_id;
+        struct {
+            char *frames, *embeddings, *alerts, *dead_letter, *state;
+        } topics;
+        mets_kv_list properties; /* librdkafka settings, passed through unvalidated */
+    } kafka;
+    struct {
+        int mode; /* METS_DELIVERY_* */
+        int commit_interval_ms;
+    } delivery;
+    struct {
+        char *ecg, *text, *labels; /* resolved against the config file's folder */
+    } models;
+    struct {
+        double length_s, hop_s, max_gap_s;
+        int max_reorder_frames;
+    } window;
+    struct {
+        int max_streams;
+    } streams;
+    struct {
+        mets_alert_policy default_policy;
+        mets_policy_list labels;
+    } alerts;
+    struct {
+        bool enabled;
+        char *listen; /* host:port */
+    } metrics;
+    struct {
+        int level; /* METS_LOG_* */
+    } log;
+} mets_config;
+
+/* Loads and validates the file; on failure `cfg` holds nothing to free. */
+int mets_config_load(const char *path, mets_config *cfg, mets_err *err);
+/* The same from text; `name` is the file name used in messages and to resolve relative paths.
+ * What the fuzzer drives. */
+int mets_config_parse(const char *text, size_t len, const char *name, mets_config *cfg, mets_err *err);
+void mets_config_free(mets_config *cfg);
+
+/* Checks what the config refers to: the model files are readable, the labels file loads, and every
+ * per-label alert policy names a label of it. Separate from loading so that --check-config can say
+ * which of the two failed, and tests can load configs whose files do not exist. */
+int mets_config_check_files(const mets_config *cfg, mets_err *err);
+
+/* The alert policy of group/label: its own, or alerts.default. */
+const mets_alert_policy *mets_config_policy(const mets_config *cfg, const char *group, const char *label);
+
+/* Writes the reference of every key (Markdown; docs/config.md is this output). */
+void mets_config_reference(FILE *f);
+
+/* `metsd --check-config` / `mets check-config`: loads and checks `path`, prints "config OK" to stdout
+ * or the error to stderr; returns the exit status (0 or 1). */
+int mets_config_check_main(const char *path);
+
+#endif

@@ -1,0 +1,36 @@
+/* libFuzzer target for the metsd config loader (daemon/config.c): any bytes must give a valid config or a
+ * clear error, never a crash, a leak or undefined behaviour. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "config.h"
+
+static int policy_ok(const mets_alert_policy *p)
+{
+    return p->raise_k <= p->raise_n && p->clear_probability <= p->raise_probability;
+}
+
+/* Relative paths resolve against the folder of the file, "conf/" here. */
+static int resolved(const char *path)
+{
+    return path && (path[0] == '/' || !strncmp(path, "conf/", 5));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    mets_config c;
+    mets_err err;
+    if (mets_config_parse((const char *)data, size, "conf/fuzz.yaml", &c, &err))
+        return 0;
+    if (!c.kafka.bootstrap_servers || !resolved(c.models.ecg) || !resolved(c.models.text) ||
+        !resolved(c.models.labels) || c.window.hop_s > c.window.length_s || !policy_ok(&c.alerts.default_policy))
+        __builtin_trap(); /* an invariant of a loaded config is broken */
+    for (int i = 0; i < c.alerts.labels.n; i++) {
+        const mets_label_policy *lp = &c.alerts.labels.items[i];
+        if (!policy_ok(&lp->policy) || mets_config_policy(&c, lp->group, lp->label) == &c.alerts.default_policy)
+            __builtin_trap();
+    }
+    mets_config_free(&c);
+    return 0;
+}
