@@ -96,10 +96,10 @@ static const key config_keys[] = {
 };
 
 static const key policy_keys[] = {
-    {"raise_k", T_INT, .def = "3", .min = 1, .max = 1000, .offset = POL(raise_k),
+    {"raise_k", T_INT, .def = "3", .min = 1, .max = 32, .offset = POL(raise_k),
      .doc = "raise when raise_k of the last raise_n windows score at least raise_probability"},
-    {"raise_n", T_INT, .def = "4", .min = 1, .max = 1000, .offset = POL(raise_n),
-     .doc = "the window count of k-of-n; at least raise_k"},
+    {"raise_n", T_INT, .def = "4", .min = 1, .max = 32, .offset = POL(raise_n),
+     .doc = "the window count of k-of-n; at least raise_k (at most 32: the history is a bit mask)"},
     {"raise_probability", T_DOUBLE, .def = "0.6", .min = 0, .max = 1, .offset = POL(raise_probability),
      .doc = "probability (softmax within the label's group) a window counts as positive from"},
     {"clear_m", T_INT, .def = "5", .min = 1, .max = 1000, .offset = POL(clear_m),

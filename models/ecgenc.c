@@ -21,6 +21,15 @@ int mets_ecg_lead_index(const char *name)
     return -1;
 }
 
+int mets_ecg_signal_lead(const char *name, int unnamed_lead)
+{
+    if (!strcmp(name, "MLII"))
+        return 1;
+    if (!strcmp(name, "ECG"))
+        return unnamed_lead;
+    return mets_ecg_lead_index(name);
+}
+
 mets_ecgenc_arch mets_ecgenc_default_arch(void)
 {
     mets_ecgenc_arch a = {.rate_hz = 100, .samples = 1000, .stem_channels = 32, .kernel = 7, .stages = 4,

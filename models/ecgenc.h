@@ -37,6 +37,9 @@
 extern const char *const mets_ecg_lead_names[METS_ECG_LEADS];
 /* Index of a lead name (case-insensitive, "AVR" = "aVR"), or -1. */
 int mets_ecg_lead_index(const char *name);
+/* The standard lead a recorded signal feeds: by its name, with MIT-BIH's modified lead II ("MLII") as
+ * II and an unnamed signal ("ECG", as VFDB writes) as `unnamed_lead` (-1: dropped); -1 when none. */
+int mets_ecg_signal_lead(const char *name, int unnamed_lead);
 
 typedef struct mets_ecgenc_arch {
     int rate_hz, samples;  /* model rate and window length */

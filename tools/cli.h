@@ -10,6 +10,8 @@ int mets_cmd_reports(int argc, char **argv);
 int mets_cmd_train(int argc, char **argv);
 int mets_cmd_eval(int argc, char **argv);
 int mets_cmd_check_config(int argc, char **argv);
+int mets_cmd_broker(int argc, char **argv);
+int mets_cmd_replay(int argc, char **argv);
 
 /* The frozen language model: -m, else $METS_TEXT_MODEL, else where set-up converts it. */
 const char *mets_cli_text_model(const char *flag);

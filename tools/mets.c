@@ -16,6 +16,8 @@ static const struct {
     {"train", mets_cmd_train, "METS pre-training of the ECG encoder on PTB-XL"},
     {"eval", mets_cmd_eval, "zero-shot evaluation of a trained ECG model on any data directory"},
     {"check-config", mets_cmd_check_config, "validate a metsd configuration (default conf/metsd.yaml)"},
+    {"broker", mets_cmd_broker, "development Kafka broker on loopback (librdkafka's mock cluster)"},
+    {"replay", mets_cmd_replay, "publish WFDB records as EcgFrames to Kafka, at real-time pace or faster"},
 };
 
 const char *mets_cli_text_model(const char *flag)

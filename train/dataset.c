@@ -129,16 +129,6 @@ int mets_dataset_append(mets_train_data *dst, char ***dst_texts, const mets_trai
     return rc;
 }
 
-/* The standard lead a signal feeds, or -1 to drop it. */
-static int lead_of(const char *name, int unnamed_lead)
-{
-    if (!strcmp(name, "MLII"))
-        return 1;
-    if (!strcmp(name, "ECG"))
-        return unnamed_lead;
-    return mets_ecg_lead_index(name);
-}
-
 /* Resamples signal s of raw[n, nsig] (NaN made 0 first: the resampler would smear it over its whole
  * filter length, and mets_prep_window would zero it anyway) into out. */
 static int resample_signal(const float *raw, int64_t n, int nsig, int s, double fs, int rate_hz, float *tmp,
@@ -162,7 +152,7 @@ static int read_leads(const mets_wfdb_record *rec, const char *path, int rate_hz
     else
         rc = mets_wfdb_read_phys(rec, 0, n, raw, err);
     for (int s = 0; s < nsig && !rc; s++) {
-        int l = lead_of(mets_wfdb_signal_info(rec, s)->description, unnamed_lead);
+        int l = mets_ecg_signal_lead(mets_wfdb_signal_info(rec, s)->description, unnamed_lead);
         if (l < 0 || out->lead[l])
             continue;
         if (!(out->lead[l] = calloc((size_t)out->len, sizeof *out->lead[l])))

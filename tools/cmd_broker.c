@@ -1,0 +1,161 @@
+/* mets broker: the development broker (tools/devbroker.h) as a standalone process for the demo and
+ * quick tests. librdkafka 2.0.2 cannot bind the mock cluster to a fixed port, so the address it got
+ * is the first line on stdout ("bootstrap=127.0.0.1:PORT") and, with --bootstrap-file, the only line
+ * of that file; clients take it from there (README, "Dev broker"). Runs until SIGINT or SIGTERM. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "devbroker.h"
+
+#define DEFAULT_TOPICS "ecg.frames:4,ecg.embeddings,ecg.alerts,ecg.deadletter,metsd.state"
+
+static const char usage_text[] =
+    "usage: mets broker [options]\n"
+    "  -b, --brokers N           mock brokers to start (default 1)\n"
+    "  -t, --topics LIST         topics to create, NAME[:PARTITIONS],... (default\n"
+    "                            " DEFAULT_TOPICS ")\n"
+    "  -p, --partitions N        partitions of a topic listed without a count (default 1)\n"
+    "  -f, --bootstrap-file FILE also write the bootstrap address to FILE (replaced atomically)\n"
+    "Prints bootstrap=ADDRESS as the first line on stdout, logs to stderr, stops on SIGINT/SIGTERM.\n"
+    "For the demo and fast tests only: no aborted-transaction filtering, no transactional offsets.\n";
+
+typedef struct args {
+    const char *topics, *bootstrap_file;
+    int brokers, partitions;
+} args;
+
+/* A positive count or -1, so that "--brokers 0" and "--brokers x" are usage errors alike. */
+static int count_arg(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v > 0 && v <= 100000 ? (int)v : -1;
+}
+
+static int parse_args(int argc, char **argv, args *a)
+{
+    static const struct option opts[] = {
+        {"brokers", required_argument, NULL, 'b'},        {"topics", required_argument, NULL, 't'},
+        {"partitions", required_argument, NULL, 'p'},     {"bootstrap-file", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},                 {NULL, 0, NULL, 0}};
+    *a = (args){.topics = DEFAULT_TOPICS, .brokers = 1, .partitions = 1};
+    int c;
+    while ((c = getopt_long(argc, argv, "b:t:p:f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': a->brokers = count_arg(optarg); break;
+        case 't': a->topics = optarg; break;
+        case 'p': a->partitions = count_arg(optarg); break;
+        case 'f': a->bootstrap_file = optarg; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (optind != argc || a->brokers < 0 || a->partitions < 0) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* Creates every topic of "NAME[:PARTITIONS],...", logging each one. */
+static int create_topics(mets_devbroker *b, const char *list, int default_partitions, mets_err *err)
+{
+    char *copy = strdup(list), *save = NULL;
+    if (!copy)
+        return mets_err_set(err, METS_ENOMEM, "out of memory");
+    int rc = 0;
+    for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(t, ':');
+        int partitions = colon ? count_arg(colon + 1) : default_partitions;
+        if (colon)
+            *colon = '\0';
+        if (!*t || partitions < 0)
+            rc = mets_err_set(err, METS_EINVAL, "--topics '%s': expected NAME[:PARTITIONS],... with PARTITIONS >= 1",
+                              list);
+        rc = rc ?: mets_devbroker_topic_create(b, t, partitions, err);
+        if (!rc)
+            fprintf(stderr, "mets broker: topic %s, %d partition%s\n", t, partitions, partitions == 1 ? "" : "s");
+    }
+    free(copy);
+    return rc;
+}
+
+/* Written to FILE.tmp and renamed, so that a script polling for FILE never reads half an address. */
+static int write_bootstrap_file(const char *path, const char *bootstraps, mets_err *err)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return mets_err_set(err, METS_EINVAL, "%s: path too long", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return mets_err_set(err, METS_EIO, "%s: cannot create", tmp);
+    int bad = fprintf(f, "%s\n", bootstraps) < 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return mets_err_set(err, METS_EIO, "%s: cannot write", path);
+    }
+    return 0;
+}
+
+/* Blocks until SIGINT or SIGTERM. The two are blocked before librdkafka starts its threads (which
+ * inherit the mask), so sigwait here is the only place either can arrive: no handler, no flag. */
+static int wait_for_stop(const sigset_t *stop)
+{
+    int sig = 0;
+    sigwait(stop, &sig);
+    return sig;
+}
+
+/* Announces the address on stdout (and in the file) once the topics exist, so that a client that
+ * has read it finds everything in place. */
+static int announce(const args *a, const char *bootstraps, mets_err *err)
+{
+    if (a->bootstrap_file && write_bootstrap_file(a->bootstrap_file, bootstraps, err))
+        return -1;
+    printf("bootstrap=%s\n", bootstraps);
+    fflush(stdout); /* stdout is usually a pipe or a file, and the reader waits for this line */
+    fprintf(stderr, "mets broker: %d broker%s at %s, for the demo and fast tests only: no aborted-transaction "
+                    "filtering, no transactional offsets (exactly-once is tested on real Kafka)\n",
+            a->brokers, a->brokers == 1 ? "" : "s", bootstraps);
+    return 0;
+}
+
+static int serve(const args *a, const sigset_t *stop, mets_err *err)
+{
+    mets_devbroker *b = mets_devbroker_new(a->brokers, err);
+    if (!b)
+        return -1;
+    const char *bootstraps = mets_devbroker_bootstraps(b);
+    int rc = create_topics(b, a->topics, a->partitions, err);
+    rc = rc ?: announce(a, bootstraps, err);
+    if (!rc)
+        fprintf(stderr, "mets broker: %s, shutting down\n", strsignal(wait_for_stop(stop)));
+    mets_devbroker_destroy(b);
+    if (a->bootstrap_file)
+        remove(a->bootstrap_file); /* a stale address would send the next client to a closed port */
+    return rc;
+}
+
+int mets_cmd_broker(int argc, char **argv)
+{
+    args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    mets_err err = {0};
+    if (serve(&a, &stop, &err)) {
+        fprintf(stderr, "mets broker: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
