@@ -27,6 +27,7 @@ SAME_REASON(METS_FRAME_FRAME_SIZE, FRAME_SIZE);
 SAME_REASON(METS_FRAME_GAIN, GAIN);
 SAME_REASON(METS_FRAME_SAMPLE_VALUE, SAMPLE_VALUE);
 SAME_REASON(METS_FRAME_PACE_MARKS, PACE_MARKS);
+SAME_REASON(METS_FRAME_STREAM_CAP, STREAM_CAP);
 
 static const char *const lead_names[METS_NLEADS] = {"I",  "II", "III", "aVR", "aVL", "aVF",
                                                     "V1", "V2", "V3",  "V4",  "V5",  "V6"};
@@ -34,7 +35,7 @@ static const char *const lead_names[METS_NLEADS] = {"I",  "II", "III", "aVR", "a
 static const char *const reason_names[METS_FRAME_NREASONS] = {
     "ok",          "decode",         "schema_version", "stream_id",   "source",
     "sample_rate", "t0",             "no_leads",       "lead_name",   "duplicate_lead",
-    "lead_length", "frame_size",     "gain",           "sample_value", "pace_marks"};
+    "lead_length", "frame_size",     "gain",           "sample_value", "pace_marks", "stream_cap"};
 
 const char *mets_lead_name(mets_lead lead)
 {

@@ -61,6 +61,7 @@ typedef enum mets_frame_reason {
     METS_FRAME_GAIN = 12,          /* zero, negative or not finite */
     METS_FRAME_SAMPLE_VALUE = 13,  /* a sample that is not finite in mV */
     METS_FRAME_PACE_MARKS = 14,    /* more than METS_FRAME_MAX_PACE, or an index past the frame */
+    METS_FRAME_STREAM_CAP = 15,    /* valid, but a new stream beyond the configured cap (set by the windower) */
     METS_FRAME_NREASONS
 } mets_frame_reason;
 

@@ -169,8 +169,7 @@ static int parse_args(int argc, char **argv, args *a)
         {"beds", required_argument, NULL, 'B'},      {"bed-offset", required_argument, NULL, 'O'},
         {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *env = getenv("METS_BOOTSTRAP");
-    *a = (args){.bootstrap = env && *env ? env : "127.0.0.1:9092", .topic = "ecg.frames",
+    *a = (args){.topic = "ecg.frames",
                 .o = mets_recframes_default_opts(), .r = {.speed = 1.0, .beds = 1, .bed_offset_s = 0.37}};
     int c;
     while ((c = getopt_long(argc, argv, "b:t:s:x:qh", opts, NULL)) != -1) {
@@ -195,6 +194,7 @@ static int parse_args(int argc, char **argv, args *a)
         default: fputs(usage_text, stderr); return 2;
         }
     }
+    a->bootstrap = mets_cli_bootstrap(a->bootstrap);
     if (optind == argc || a->r.beds < 1 || a->r.beds > 100000 || a->r.speed < 0) {
         fputs(usage_text, stderr);
         return 2;

@@ -18,6 +18,7 @@ static const struct {
     {"check-config", mets_cmd_check_config, "validate a metsd configuration (default conf/metsd.yaml)"},
     {"broker", mets_cmd_broker, "development Kafka broker on loopback (librdkafka's mock cluster)"},
     {"replay", mets_cmd_replay, "publish WFDB records as EcgFrames to Kafka, at real-time pace or faster"},
+    {"tail", mets_cmd_tail, "print alerts, embeddings or dead letters from Kafka as JSON lines"},
 };
 
 const char *mets_cli_text_model(const char *flag)
@@ -30,6 +31,12 @@ const char *mets_cli_data_dir(const char *flag)
 {
     const char *env = getenv("METS_DATA");
     return flag ? flag : (env && *env) ? env : METS_DEFAULT_DATA_DIR;
+}
+
+const char *mets_cli_bootstrap(const char *flag)
+{
+    const char *env = getenv("METS_BOOTSTRAP");
+    return flag ? flag : (env && *env) ? env : "127.0.0.1:9092";
 }
 
 static void usage(FILE *f)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# metsd end to end on the development broker: the demo recording (MIT-BIH 201, AF at 0-78 s and
+# 177-214 s) replayed as fast as possible plus one malformed frame. Checked with an independent client
+# (kcat): every window produced an embedding, the malformed frame is in the dead-letter topic, every
+# frame is accounted for, and the AF alerts overlap the annotated AF episodes.
+# usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd        (exit 77 = skipped: kcat is not installed)
+set -euo pipefail
+METS=${1:?usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd}
+METSD=${2:?usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd}
+command -v kcat >/dev/null || { echo "SKIP: kcat not installed"; exit 77; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; echo "--- metsd log:"; cat "$work/metsd.log" 2>/dev/null; exit 1; }
+
+"$METS" broker --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
+bootstrap=$(cat "$work/bootstrap")
+"$METSD" -c conf/metsd.yaml --bootstrap "$bootstrap" --print-alerts >"$work/alerts" 2>"$work/metsd.log" &
+metsd=$!
+pids+=("$metsd")
+for _ in $(seq 300); do grep -q consuming "$work/metsd.log" && break; sleep 0.1; done
+grep -q consuming "$work/metsd.log" || fail "metsd did not start"
+
+timeout 60 "$METS" replay -q --bootstrap "$bootstrap" -x 0 -s bed-12 demo/mitdb_201_demo || fail "replay"
+echo "bed-12:not a frame" | timeout 20 kcat -b "$bootstrap" -P -t ecg.frames -K: || fail "kcat -P"
+frames=1041 # 260 s in 250 ms frames, and the malformed one
+for _ in $(seq 300); do
+  n=$(timeout 20 kcat -b "$bootstrap" -C -t ecg.embeddings -e -o beginning -q -f 'x\n' | wc -l)
+  [ "$n" -ge 120 ] && break
+  sleep 0.2
+done
+sleep 2
+kill -TERM "$metsd"
+wait "$metsd" || fail "metsd exited $?"
+stats=$(grep 'stopped:' "$work/metsd.log") || fail "no final statistics"
+read -r nframes ndead nwindows < <(echo "$stats" | sed -E 's/.*stopped: ([0-9]+) frames, ([0-9]+) dead letters, ([0-9]+) windows.*/\1 \2 \3/')
+[ "$nframes" -eq "$frames" ] || fail "metsd consumed $nframes frames, expected $frames"
+[ "$ndead" -eq 1 ] || fail "$ndead dead letters, expected 1"
+embeddings=$(timeout 20 kcat -b "$bootstrap" -C -t ecg.embeddings -e -o beginning -q -f 'x\n' | wc -l)
+[ "$embeddings" -eq "$nwindows" ] || fail "$embeddings embeddings for $nwindows windows"
+dead=$(timeout 20 kcat -b "$bootstrap" -C -t ecg.deadletter -e -o beginning -q -f '%k\n')
+[ "$dead" = "ecg.frames/$(echo "$dead" | cut -d/ -f2-)" ] && [ "$(echo "$dead" | wc -l)" -eq 1 ] \
+  || fail "dead letters: $dead"
+alerts=$(timeout 20 kcat -b "$bootstrap" -C -t ecg.alerts -e -o beginning -q -f 'x\n' | wc -l)
+[ "$alerts" -eq "$(wc -l <"$work/alerts")" ] || fail "$alerts alerts on the topic, $(wc -l <"$work/alerts") printed"
+
+# AF raised within the first episode and again within the second; cleared after each (times from the
+# window ends, seconds into the recording).
+python3 - "$work/alerts" <<'PY' || fail "AF alerts do not match the annotated episodes"
+import json, sys
+t0 = 1767225600000000
+ev = [json.loads(l) for l in open(sys.argv[1])]
+af = [(e["state"], (e["window_end_us"] - t0) / 1e6) for e in ev if e["label"] == "AFIB" and e["state"] != "updated"]
+print("AFIB:", af)
+raised = [t for s, t in af if s == "raised"]
+cleared = [t for s, t in af if s == "cleared"]
+assert any(t <= 78 for t in raised), "no AF raised during 0-78 s"
+assert any(177 <= t <= 214 for t in raised), "no AF raised during 177-214 s"
+assert any(78 <= t <= 120 for t in cleared) and any(214 <= t <= 260 for t in cleared), "AF not cleared after the episodes"
+PY
+echo "ok: $nframes frames, $nwindows windows and embeddings, 1 dead letter, $alerts alerts"
