@@ -5,26 +5,8 @@
 # usage: test_dev_broker.sh PATH/TO/mets        (exit 77 = skipped: kcat is not installed)
 set -euo pipefail
 METS=${1:?usage: test_dev_broker.sh PATH/TO/mets}
-command -v kcat >/dev/null || { echo "SKIP: kcat not installed"; exit 77; }
-
-work=$(mktemp -d)
-broker_pid=
-cleanup() {
-  [ -n "$broker_pid" ] && kill -KILL "$broker_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- broker log:"; cat "$work/broker.err"; exit 1; }
-
-"$METS" broker --bootstrap-file "$work/bootstrap" >"$work/broker.out" 2>"$work/broker.err" &
-broker_pid=$!
-for _ in $(seq 100); do
-  [ -s "$work/bootstrap" ] && break
-  kill -0 "$broker_pid" 2>/dev/null || fail "the broker exited before announcing its address"
-  sleep 0.1
-done
-[ -s "$work/bootstrap" ] || fail "no bootstrap file after 10 s"
-bootstrap=$(cat "$work/bootstrap")
+. "$(dirname "$0")/lib.sh"
+start_broker
 [ "$(head -n1 "$work/broker.out")" = "bootstrap=$bootstrap" ] || fail "stdout's first line is not bootstrap=$bootstrap"
 
 # Topics: -L prints 'topic "NAME" with N partitions:' for each.
@@ -47,7 +29,7 @@ status=0
 for _ in $(seq 100); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$broker_pid" 2>/dev/null && fail "the broker still runs 10 s after SIGTERM"
 wait "$broker_pid" || status=$?
-broker_pid=
+pids=()
 [ "$status" -eq 0 ] || fail "the broker exited $status after SIGTERM"
 [ ! -e "$work/bootstrap" ] || fail "the bootstrap file outlived the broker"
 echo "ok: dev broker at $bootstrap served 100 records; clean SIGTERM shutdown"

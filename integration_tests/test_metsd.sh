@@ -7,22 +7,8 @@
 set -euo pipefail
 METS=${1:?usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd}
 METSD=${2:?usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd}
-command -v kcat >/dev/null || { echo "SKIP: kcat not installed"; exit 77; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- metsd log:"; cat "$work/metsd.log" 2>/dev/null; exit 1; }
-
-"$METS" broker --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-bootstrap=$(cat "$work/bootstrap")
+. "$(dirname "$0")/lib.sh"
+start_broker
 "$METSD" -c conf/metsd.yaml --bootstrap "$bootstrap" --print-alerts >"$work/alerts" 2>"$work/metsd.log" &
 metsd=$!
 pids+=("$metsd")

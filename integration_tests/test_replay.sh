@@ -6,23 +6,9 @@
 # usage: test_replay.sh PATH/TO/mets        (exit 77 = skipped: kcat is not installed)
 set -euo pipefail
 METS=${1:?usage: test_replay.sh PATH/TO/mets}
-command -v kcat >/dev/null || { echo "SKIP: kcat not installed"; exit 77; }
 RECORD=tests/fixtures/wfdb/vfdb_418 # 20 s at 250 Hz (PhysioNet VFDB, ODC-By 1.0: tests/fixtures/wfdb/README.md)
-
-work=$(mktemp -d)
-broker_pid=
-cleanup() {
-  [ -n "$broker_pid" ] && kill -KILL "$broker_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$METS" broker --topics a:4,b:4,c:4 --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.err" &
-broker_pid=$!
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-[ -s "$work/bootstrap" ] || fail "the broker did not start: $(cat "$work/broker.err")"
-bootstrap=$(cat "$work/bootstrap")
+. "$(dirname "$0")/lib.sh"
+start_broker --topics a:4,b:4,c:4
 
 # Every partition in offset order, so that two topics can be compared byte for byte.
 dump() {

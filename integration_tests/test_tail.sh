@@ -9,20 +9,9 @@ set -euo pipefail
 METS=${1:?usage: test_tail.sh PATH/TO/mets PATH/TO/produce_alerts}
 PRODUCE=${2:?usage: test_tail.sh PATH/TO/mets PATH/TO/produce_alerts}
 
-work=$(mktemp -d)
-broker_pid=
-cleanup() {
-  [ -n "$broker_pid" ] && kill -KILL "$broker_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-
-"$METS" broker --topics ecg.alerts:3,ecg.deadletter --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.err" &
-broker_pid=$!
-for _ in $(seq 100); do [ -s "$work/bootstrap" ] && break; sleep 0.1; done
-[ -s "$work/bootstrap" ] || fail "the broker did not start: $(cat "$work/broker.err")"
-export METS_BOOTSTRAP=$(cat "$work/bootstrap")
+. "$(dirname "$0")/lib.sh"
+start_broker --topics ecg.alerts:3,ecg.deadletter
+export METS_BOOTSTRAP=$bootstrap
 timeout 30 "$PRODUCE" "$METS_BOOTSTRAP" || fail "produce_alerts"
 
 tail_() { timeout 30 "$METS" tail --exit-at-end "$@"; }
