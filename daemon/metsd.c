@@ -5,10 +5,11 @@
  * This first version runs the stages on one thread in the order frames arrive, and is at-least-once:
  * outputs are flushed to the broker before the consumed offsets are committed (every
  * delivery.commit_interval_ms and at shutdown), and every output is deterministic (alert ids and window
- * ends derive from the frames), so a consumer can drop a redelivered duplicate. Still to come (issues
- * metsd and delivery): worker threads behind a poll thread, back-pressure, committing only frames whose
- * windows are all out, window state that survives restarts, exactly-once transactions, metrics, systemd
- * notify and reload. */
+ * ends derive from the frames), so a consumer can drop a redelivered duplicate. Under systemd
+ * (Type=notify, systemd/metsd.service) it reports READY once subscribed and pings the watchdog from the
+ * processing loop only. Still to come (issues metsd and delivery): worker threads behind a poll thread,
+ * back-pressure, committing only frames whose windows are all out, window state that survives
+ * restarts, exactly-once transactions, metrics, reload. */
 #include <getopt.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "alert.h"
@@ -340,8 +342,12 @@ static double now(void)
 
 static void run(metsd *d)
 {
-    double last_commit = now();
+    double last_commit = now(), last_ping = 0;
     while (!stopping) {
+        if (now() - last_ping >= 1.0) { /* alive: this loop turned (a stuck stage stops the pings) */
+            sd_notify(0, "WATCHDOG=1");
+            last_ping = now();
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, 100);
         if (m && !m->err)
             handle(d, m);
@@ -404,9 +410,11 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
+    sd_notifyf(0, "READY=1\nSTATUS=consuming %s", d.cfg.kafka.topics.frames);
     say(6, "consuming %s from %s as group %s; %d labels", d.cfg.kafka.topics.frames, d.cfg.kafka.bootstrap_servers,
         d.cfg.kafka.group_id, d.labels->nlabels);
     run(&d);
+    sd_notify(0, "STOPPING=1");
     say(6, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries", d.frames, d.dead,
         d.windows, d.alerts, d.failed);
     int failed = d.failed != 0;

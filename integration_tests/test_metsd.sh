@@ -2,14 +2,28 @@
 # metsd end to end on the development broker: the demo recording (MIT-BIH 201, AF at 0-78 s and
 # 177-214 s) replayed as fast as possible plus one malformed frame. Checked with an independent client
 # (kcat): every window produced an embedding, the malformed frame is in the dead-letter topic, every
-# frame is accounted for, and the AF alerts overlap the annotated AF episodes.
+# frame is accounted for, the AF alerts overlap the annotated AF episodes, and systemd hears READY,
+# watchdog pings and STOPPING.
 # usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd        (exit 77 = skipped: kcat is not installed)
 set -euo pipefail
 METS=${1:?usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd}
 METSD=${2:?usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd}
 . "$(dirname "$0")/lib.sh"
 start_broker
-"$METSD" -c conf/metsd.yaml --bootstrap "$bootstrap" --print-alerts >"$work/alerts" 2>"$work/metsd.log" &
+# systemd's notify socket, played by a datagram listener: READY, watchdog pings and STOPPING must arrive.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "w") as out:
+    while True:
+        out.write(s.recv(4096).decode() + "\n")
+        out.flush()
+' "$work/notify.sock" "$work/notify" &
+pids+=($!)
+for _ in $(seq 50); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$work/notify.sock" "$METSD" -c conf/metsd.yaml --bootstrap "$bootstrap" --print-alerts \
+  >"$work/alerts" 2>"$work/metsd.log" &
 metsd=$!
 pids+=("$metsd")
 for _ in $(seq 300); do grep -q consuming "$work/metsd.log" && break; sleep 0.1; done
@@ -35,6 +49,7 @@ embeddings=$(timeout 20 kcat -b "$bootstrap" -C -t ecg.embeddings -e -o beginnin
 dead=$(timeout 20 kcat -b "$bootstrap" -C -t ecg.deadletter -e -o beginning -q -f '%k\n')
 [ "$dead" = "ecg.frames/$(echo "$dead" | cut -d/ -f2-)" ] && [ "$(echo "$dead" | wc -l)" -eq 1 ] \
   || fail "dead letters: $dead"
+for m in READY=1 WATCHDOG=1 STOPPING=1; do grep -q "^$m" "$work/notify" || fail "no $m on the notify socket"; done
 alerts=$(timeout 20 kcat -b "$bootstrap" -C -t ecg.alerts -e -o beginning -q -f 'x\n' | wc -l)
 [ "$alerts" -eq "$(wc -l <"$work/alerts")" ] || fail "$alerts alerts on the topic, $(wc -l <"$work/alerts") printed"
 
