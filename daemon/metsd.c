@@ -9,7 +9,7 @@
  * (Type=notify, systemd/metsd.service) it reports READY once subscribed and pings the watchdog from the
  * processing loop only. Still to come (issues metsd and delivery): worker threads behind a poll thread,
  * back-pressure, committing only frames whose windows are all out, window state that survives
- * restarts, exactly-once transactions, metrics, reload. */
+ * restarts, exactly-once transactions, metrics. SIGHUP reloads the prompts and alert policies. */
 #include <getopt.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -44,7 +44,6 @@ typedef struct metsd {
     mets_textenc *te;
     mets_labels *labels;
     mets_promptbank *bank;
-    mets_alert_label *alert_labels;
     mets_windower *win;
     mets_scorer *scorer;
     mets_alerter *alerter;
@@ -57,12 +56,14 @@ typedef struct metsd {
     long frames, dead, windows, alerts, failed;
 } metsd;
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stopping = 1;
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stopping = 1;
 }
 
 /* stderr with syslog priority prefixes, which journald reads. No patient data at info level. */
@@ -268,20 +269,33 @@ static int open_kafka(metsd *d)
     return e ? -1 : 0;
 }
 
-static int alert_labels(metsd *d, mets_err *err)
+/* The alert state machine for `labels` with the policies of `cfg` (the alerter copies what it keeps). */
+static mets_alerter *new_alerter(const mets_config *cfg, const mets_labels *labels, mets_err *err)
 {
-    d->alert_labels = calloc((size_t)d->labels->nlabels, sizeof *d->alert_labels);
-    if (!d->alert_labels)
-        return mets_err_set(err, METS_ENOMEM, "out of memory");
-    for (int i = 0; i < d->labels->nlabels; i++)
-        d->alert_labels[i] = (mets_alert_label){d->labels->labels[i].group, d->labels->labels[i].name,
-                                                mets_config_policy(&d->cfg, d->labels->labels[i].group,
-                                                                   d->labels->labels[i].name)};
+    mets_alert_label *al = calloc((size_t)labels->nlabels, sizeof *al);
+    if (!al) {
+        mets_err_set(err, METS_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < labels->nlabels; i++)
+        al[i] = (mets_alert_label){labels->labels[i].group, labels->labels[i].name,
+                                   mets_config_policy(cfg, labels->labels[i].group, labels->labels[i].name)};
     mets_alert_params ap = mets_alert_default_params();
-    ap.max_streams = d->cfg.streams.max_streams, ap.model_version = d->cfg.models.ecg;
-    ap.prompt_set_version = d->cfg.models.labels;
-    d->alerter = mets_alerter_new(&ap, d->alert_labels, d->labels->nlabels, err);
-    return d->alerter ? 0 : err->code;
+    ap.max_streams = cfg->streams.max_streams, ap.model_version = cfg->models.ecg;
+    ap.prompt_set_version = cfg->models.labels;
+    mets_alerter *a = mets_alerter_new(&ap, al, labels->nlabels, err);
+    free(al);
+    return a;
+}
+
+/* The event buffer for the current alerter. */
+static int size_events(metsd *d, mets_err *err)
+{
+    mets_alert_event *e = realloc(d->events, (size_t)mets_alerter_max_events(d->alerter) * sizeof *e);
+    if (!e)
+        return mets_err_set(err, METS_ENOMEM, "out of memory");
+    d->events = e;
+    return 0;
 }
 
 /* Models, prompts and the pipeline's stages, as the configuration says. */
@@ -307,10 +321,73 @@ static int open_pipeline(metsd *d, mets_err *err)
     if (!d->mv || !d->emb || !d->cos || !d->prob)
         return mets_err_set(err, METS_ENOMEM, "out of memory");
     if (!(d->win = mets_windower_new(&wp, err)) || !(d->scorer = mets_scorer_new(d->enc, d->bank, BATCH, err)) ||
-        alert_labels(d, err))
+        !(d->alerter = new_alerter(&d->cfg, d->labels, err)))
         return err->code;
-    d->events = malloc((size_t)mets_alerter_max_events(d->alerter) * sizeof *d->events);
-    return d->events ? 0 : mets_err_set(err, METS_ENOMEM, "out of memory");
+    return size_events(d, err);
+}
+
+/* Whether two configurations give every label the same alert policy. */
+static int same_policies(const mets_config *a, const mets_config *b, const mets_labels *l)
+{
+    for (int i = 0; i < l->nlabels; i++)
+        if (memcmp(mets_config_policy(a, l->labels[i].group, l->labels[i].name),
+                   mets_config_policy(b, l->labels[i].group, l->labels[i].name), sizeof(mets_alert_policy)))
+            return 0;
+    return 1;
+}
+
+static int same_labels(const mets_labels *a, const mets_labels *b)
+{
+    if (a->nlabels != b->nlabels)
+        return 0;
+    for (int i = 0; i < a->nlabels; i++)
+        if (strcmp(a->labels[i].group, b->labels[i].group) || strcmp(a->labels[i].name, b->labels[i].name))
+            return 0;
+    return 1;
+}
+
+/* SIGHUP: the configuration file, the label prompts (re-embedded by the C language model) and the alert
+ * policies again. Anything that fails keeps the running set whole. Prompts alone change without touching
+ * alert state; a changed label set or policy starts the alert state machine over. Kafka, window and model
+ * settings take a restart. */
+static void reload(metsd *d, const char *path)
+{
+    mets_config cfg = {0};
+    mets_labels *labels = NULL;
+    mets_promptbank *bank = NULL;
+    mets_alerter *alerter = NULL;
+    mets_err err;
+    if (mets_config_load(path, &cfg, &err) || mets_config_check_files(&cfg, &err) ||
+        !(labels = mets_labels_load(cfg.models.labels, &err)) || !(bank = mets_promptbank_new(labels, d->te, d->enc, &err))) {
+        say(4, "reload failed, keeping the running configuration: %s", err.msg);
+        goto out;
+    }
+    int restart_alerts = !same_labels(labels, d->labels) || !same_policies(&cfg, &d->cfg, labels);
+    if (restart_alerts && !(alerter = new_alerter(&cfg, labels, &err))) {
+        say(4, "reload failed, keeping the running configuration: %s", err.msg);
+        goto out;
+    }
+    flush_batch(d); /* windows gathered so far are scored with the prompts they came in under */
+    mets_scorer_set_bank(d->scorer, bank);
+    mets_promptbank *old_bank = d->bank;
+    mets_labels *old_labels = d->labels;
+    d->bank = bank, d->labels = labels, bank = NULL, labels = old_labels;
+    mets_promptbank_free(old_bank);
+    if (alerter) {
+        mets_alerter *old = d->alerter;
+        d->alerter = alerter, alerter = old;
+        if (size_events(d, &err))
+            say(3, "%s", err.msg);
+    }
+    mets_config tmp = d->cfg; /* the alert policies are what changes; the rest needs a restart */
+    d->cfg.alerts = cfg.alerts, cfg.alerts = tmp.alerts;
+    say(6, "reloaded %s: %d labels, %d prompts%s", path, d->labels->nlabels, d->labels->nprompts,
+        restart_alerts ? "; label set or alert policies changed: alert state starts over" : "");
+out:
+    mets_alerter_free(alerter);
+    mets_promptbank_free(bank);
+    mets_labels_free(labels);
+    mets_config_free(&cfg);
 }
 
 static void close_all(metsd *d)
@@ -329,7 +406,7 @@ static void close_all(metsd *d)
     mets_labels_free(d->labels);
     mets_textenc_free(d->te);
     mets_ecgenc_free(d->enc);
-    free(d->alert_labels), free(d->mv), free(d->emb), free(d->cos), free(d->prob), free(d->events);
+    free(d->mv), free(d->emb), free(d->cos), free(d->prob), free(d->events);
     mets_config_free(&d->cfg);
 }
 
@@ -340,10 +417,16 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void run(metsd *d)
+static void run(metsd *d, const char *path)
 {
     double last_commit = now(), last_ping = 0;
     while (!stopping) {
+        if (reload_requested) {
+            reload_requested = 0;
+            sd_notify(0, "RELOADING=1");
+            reload(d, path);
+            sd_notify(0, "READY=1");
+        }
         if (now() - last_ping >= 1.0) { /* alive: this loop turned (a stuck stage stops the pings) */
             sd_notify(0, "WATCHDOG=1");
             last_ping = now();
@@ -409,11 +492,11 @@ int main(int argc, char **argv)
         close_all(&d);
         return 1;
     }
-    signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
     sd_notifyf(0, "READY=1\nSTATUS=consuming %s", d.cfg.kafka.topics.frames);
     say(6, "consuming %s from %s as group %s; %d labels", d.cfg.kafka.topics.frames, d.cfg.kafka.bootstrap_servers,
         d.cfg.kafka.group_id, d.labels->nlabels);
-    run(&d);
+    run(&d, path);
     sd_notify(0, "STOPPING=1");
     say(6, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries", d.frames, d.dead,
         d.windows, d.alerts, d.failed);

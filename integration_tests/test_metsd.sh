@@ -3,7 +3,7 @@
 # 177-214 s) replayed as fast as possible plus one malformed frame. Checked with an independent client
 # (kcat): every window produced an embedding, the malformed frame is in the dead-letter topic, every
 # frame is accounted for, the AF alerts overlap the annotated AF episodes, and systemd hears READY,
-# watchdog pings and STOPPING.
+# watchdog pings and STOPPING; SIGHUP takes a reworded prompt and refuses a broken labels file.
 # usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd        (exit 77 = skipped: kcat is not installed)
 set -euo pipefail
 METS=${1:?usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd}
@@ -22,13 +22,27 @@ with open(sys.argv[2], "w") as out:
 ' "$work/notify.sock" "$work/notify" &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
-NOTIFY_SOCKET="$work/notify.sock" "$METSD" -c conf/metsd.yaml --bootstrap "$bootstrap" --print-alerts \
+# A copy of the shipped configuration whose labels file this test edits (paths made absolute).
+sed -e "s|\.\./models/|$PWD/models/|" -e "s|labels: labels.yaml|labels: $work/labels.yaml|" conf/metsd.yaml >"$work/metsd.yaml"
+cp conf/labels.yaml "$work/labels.yaml"
+NOTIFY_SOCKET="$work/notify.sock" "$METSD" -c "$work/metsd.yaml" --bootstrap "$bootstrap" --print-alerts \
   >"$work/alerts" 2>"$work/metsd.log" &
 metsd=$!
 pids+=("$metsd")
 for _ in $(seq 300); do grep -q consuming "$work/metsd.log" && break; sleep 0.1; done
 grep -q consuming "$work/metsd.log" || fail "metsd did not start"
 
+# SIGHUP: a reworded prompt is re-embedded and taken; a broken labels file is refused and the running
+# prompts stay (the AF checks below run on them).
+reloaded() { for _ in $(seq 600); do [ "$(grep -c "$1" "$work/metsd.log")" -ge "$2" ] && return 0; sleep 0.1; done; return 1; }
+sed -i 's/- atrial fibrillation with rapid ventricular response/- atrial fibrillation, rapid ventricular response/' "$work/labels.yaml"
+kill -HUP "$metsd"
+reloaded "reloaded $work/metsd.yaml: 23 labels" 1 || fail "a good reload was not taken"
+cp "$work/labels.yaml" "$work/labels.good"
+echo "groups: [" >>"$work/labels.yaml"
+kill -HUP "$metsd"
+reloaded "reload failed, keeping the running configuration: .*$work/labels.yaml:[0-9]*:[0-9]*:" 1 || fail "a bad reload was not refused"
+cp "$work/labels.good" "$work/labels.yaml"
 timeout 60 "$METS" replay -q --bootstrap "$bootstrap" -x 0 -s bed-12 demo/mitdb_201_demo || fail "replay"
 echo "bed-12:not a frame" | timeout 20 kcat -b "$bootstrap" -P -t ecg.frames -K: || fail "kcat -P"
 frames=1041 # 260 s in 250 ms frames, and the malformed one
