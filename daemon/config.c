@@ -90,7 +90,7 @@ static const key config_keys[] = {
     {"metrics.enabled", T_BOOL, .def = "true", .offset = CFG(metrics.enabled),
      .doc = "serve Prometheus /metrics and /healthz over HTTP"},
     {"metrics.listen", T_ADDRESS, .def = "127.0.0.1:9464", .offset = CFG(metrics.listen),
-     .doc = "address of the metrics endpoint"},
+     .doc = "address of the metrics endpoint (port 0: any free port, logged at start)"},
     {"log.level", T_ENUM, .def = "info", .choices = log_levels, .offset = CFG(log.level),
      .doc = "least severe message that is logged"},
 };
@@ -249,7 +249,7 @@ static bool valid_address(const char *s)
 {
     const char *colon = strrchr(s, ':');
     long port;
-    if (!colon || colon == s || !parse_int(colon + 1, &port) || port < 1 || port > 65535)
+    if (!colon || colon == s || !parse_int(colon + 1, &port) || port < 0 || port > 65535)
         return false;
     if (s[0] == '[')
         return colon[-1] == ']' && colon - s > 2;

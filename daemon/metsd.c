@@ -9,8 +9,10 @@
  * (Type=notify, systemd/metsd.service) it reports READY once subscribed and pings the watchdog from the
  * processing loop only. Still to come (issues metsd and delivery): worker threads behind a poll thread,
  * back-pressure, committing only frames whose windows are all out, window state that survives
- * restarts, exactly-once transactions, metrics. SIGHUP reloads the prompts and alert policies. */
+ * restarts, exactly-once transactions. SIGHUP reloads the prompts and alert policies; Prometheus
+ * /metrics and /healthz are served on metrics.listen. */
 #include <getopt.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -26,6 +28,7 @@
 #include "frame.h"
 #include "labels.h"
 #include "output.h"
+#include "prometheus.h"
 #include "score.h"
 #include "window.h"
 
@@ -54,6 +57,12 @@ typedef struct metsd {
     float *mv, *emb, *cos, *prob;
     mets_alert_event *events;
     long frames, dead, windows, alerts, failed;
+    mets_metrics *metrics;
+    mets_metrics_server *http;
+    mets_counter *m_frames, *m_dead, *m_windows, *m_alerts, *m_failed, *m_reloads;
+    mets_gauge *m_streams;
+    mets_histogram *m_score;
+    _Atomic long last_turn; /* CLOCK_MONOTONIC seconds of the processing loop's last turn, for /healthz */
 } metsd;
 
 static volatile sig_atomic_t stopping, reload_requested;
@@ -64,6 +73,13 @@ static void on_signal(int sig)
         reload_requested = 1;
     else
         stopping = 1;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* stderr with syslog priority prefixes, which journald reads. No patient data at info level. */
@@ -84,6 +100,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     if (m->err) {
         d->failed++;
+        mets_counter_inc(d->m_failed, 0);
         say(3, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     }
 }
@@ -144,6 +161,7 @@ static void publish_alerts(metsd *d, int i)
             produce(d, d->cfg.kafka.topics.alerts, sw.stream_id, bytes, len);
         if (d->print_alerts)
             print_alert(&d->events[k]);
+        mets_counter_inc(d->m_alerts, d->events[k].state - 1);
         d->alerts++;
     }
 }
@@ -158,7 +176,10 @@ static void flush_batch(metsd *d)
         for (int l = 0; l < METS_ECG_LEADS; l++)
             leads[i][l] = d->meta[i].present >> l & 1 ? d->mv + ((size_t)i * METS_ECG_LEADS + l) * d->samples : NULL;
     mets_err err;
-    if (mets_scorer_score(d->scorer, leads, d->nbatch, d->emb, d->cos, d->prob, &err)) {
+    double t0 = now();
+    int rc = mets_scorer_score(d->scorer, leads, d->nbatch, d->emb, d->cos, d->prob, &err);
+    mets_histogram_observe(d->m_score, 0, now() - t0);
+    if (rc) {
         say(3, "scoring: %s", err.msg);
         d->nbatch = 0;
         return;
@@ -173,6 +194,8 @@ static void flush_batch(metsd *d)
         publish_alerts(d, i);
     }
     d->windows += d->nbatch;
+    mets_counter_add(d->m_windows, 0, (uint64_t)d->nbatch);
+    mets_gauge_set(d->m_streams, 0, mets_windower_stats(d->win).streams);
     d->nbatch = 0;
 }
 
@@ -196,6 +219,7 @@ static void handle(metsd *d, const rd_kafka_message_t *m)
     mets_frame_reason why;
     mets_err err;
     d->frames++;
+    mets_counter_inc(d->m_frames, 0);
     if (mets_frame_decode(m->payload, m->len, &d->frame, &why, &err) == 0) {
         if (mets_windower_push(d->win, &d->frame, on_window, d, &err) == 0)
             return;
@@ -208,6 +232,7 @@ static void handle(metsd *d, const rd_kafka_message_t *m)
     if (mets_output_dead_letter(m->payload, m->len, rd_kafka_topic_name(m->rkt), m->partition, m->offset, why,
                                 err.msg, &bytes, &len, &err) == 0)
         produce(d, d->cfg.kafka.topics.dead_letter, key, bytes, len);
+    mets_counter_inc(d->m_dead, (int)why);
     d->dead++;
 }
 
@@ -326,6 +351,48 @@ static int open_pipeline(metsd *d, mets_err *err)
     return size_events(d, err);
 }
 
+static bool healthy(void *ctx, char *reason, size_t size)
+{
+    metsd *d = ctx;
+    long idle = (long)now() - atomic_load(&d->last_turn);
+    if (idle <= 10)
+        return true;
+    snprintf(reason, size, "the processing loop has not turned for %ld s", idle);
+    return false;
+}
+
+/* Prometheus metrics, served on metrics.listen when metrics.enabled. */
+static int open_metrics(metsd *d, mets_err *err)
+{
+    static const char *const states[] = {"raised", "updated", "cleared"}, *const results[] = {"ok", "failed"};
+    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+    const char *reasons[METS_FRAME_NREASONS];
+    for (int i = 0; i < METS_FRAME_NREASONS; i++)
+        reasons[i] = mets_frame_reason_name((mets_frame_reason)i);
+    mets_metrics *m = d->metrics = mets_metrics_new(err);
+    if (!m || !(d->m_frames = mets_metrics_add_counter(m, "mets_frames_total", "EcgFrames consumed", NULL, NULL, 0, err)) ||
+        !(d->m_dead = mets_metrics_add_counter(m, "mets_frames_dead_lettered_total", "frames sent to the dead-letter topic",
+                                               "reason", reasons, METS_FRAME_NREASONS, err)) ||
+        !(d->m_windows = mets_metrics_add_counter(m, "mets_windows_total", "windows scored, one embedding each", NULL,
+                                                  NULL, 0, err)) ||
+        !(d->m_alerts = mets_metrics_add_counter(m, "mets_alerts_total", "alert events published", "state", states, 3,
+                                                 err)) ||
+        !(d->m_failed = mets_metrics_add_counter(m, "mets_deliveries_failed_total", "outputs the broker did not take",
+                                                 NULL, NULL, 0, err)) ||
+        !(d->m_reloads = mets_metrics_add_counter(m, "mets_reloads_total", "SIGHUP reloads", "result", results, 2, err)) ||
+        !(d->m_streams = mets_metrics_add_gauge(m, "mets_streams", "streams with window state", NULL, NULL, 0, err)) ||
+        !(d->m_score = mets_metrics_add_histogram(m, "mets_score_batch_seconds", "time to score one batch of windows",
+                                                  NULL, NULL, 0, bounds, 10, err)))
+        return err->code;
+    atomic_store(&d->last_turn, (long)now());
+    if (!d->cfg.metrics.enabled)
+        return 0;
+    if (!(d->http = mets_metrics_server_start(m, d->cfg.metrics.listen, healthy, d, err)))
+        return err->code;
+    say(6, "metrics on port %d: /metrics, /healthz", mets_metrics_server_port(d->http));
+    return 0;
+}
+
 /* Whether two configurations give every label the same alert policy. */
 static int same_policies(const mets_config *a, const mets_config *b, const mets_labels *l)
 {
@@ -360,11 +427,13 @@ static void reload(metsd *d, const char *path)
     if (mets_config_load(path, &cfg, &err) || mets_config_check_files(&cfg, &err) ||
         !(labels = mets_labels_load(cfg.models.labels, &err)) || !(bank = mets_promptbank_new(labels, d->te, d->enc, &err))) {
         say(4, "reload failed, keeping the running configuration: %s", err.msg);
+        mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
     int restart_alerts = !same_labels(labels, d->labels) || !same_policies(&cfg, &d->cfg, labels);
     if (restart_alerts && !(alerter = new_alerter(&cfg, labels, &err))) {
         say(4, "reload failed, keeping the running configuration: %s", err.msg);
+        mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
     flush_batch(d); /* windows gathered so far are scored with the prompts they came in under */
@@ -381,6 +450,7 @@ static void reload(metsd *d, const char *path)
     }
     mets_config tmp = d->cfg; /* the alert policies are what changes; the rest needs a restart */
     d->cfg.alerts = cfg.alerts, cfg.alerts = tmp.alerts;
+    mets_counter_inc(d->m_reloads, 0);
     say(6, "reloaded %s: %d labels, %d prompts%s", path, d->labels->nlabels, d->labels->nprompts,
         restart_alerts ? "; label set or alert policies changed: alert state starts over" : "");
 out:
@@ -392,6 +462,8 @@ out:
 
 static void close_all(metsd *d)
 {
+    mets_metrics_server_stop(d->http);
+    mets_metrics_destroy(d->metrics);
     if (d->consumer) {
         rd_kafka_consumer_close(d->consumer);
         rd_kafka_destroy(d->consumer);
@@ -410,13 +482,6 @@ static void close_all(metsd *d)
     mets_config_free(&d->cfg);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void run(metsd *d, const char *path)
 {
     double last_commit = now(), last_ping = 0;
@@ -427,6 +492,7 @@ static void run(metsd *d, const char *path)
             reload(d, path);
             sd_notify(0, "READY=1");
         }
+        atomic_store(&d->last_turn, (long)now());
         if (now() - last_ping >= 1.0) { /* alive: this loop turned (a stuck stage stops the pings) */
             sd_notify(0, "WATCHDOG=1");
             last_ping = now();
@@ -479,7 +545,8 @@ int main(int argc, char **argv)
     if (check)
         return mets_config_check_main(optind < argc ? argv[optind] : path);
     mets_err err;
-    if (mets_config_load(path, &d.cfg, &err) || mets_config_check_files(&d.cfg, &err) || open_pipeline(&d, &err)) {
+    if (mets_config_load(path, &d.cfg, &err) || mets_config_check_files(&d.cfg, &err) || open_pipeline(&d, &err) ||
+        open_metrics(&d, &err)) {
         say(3, "%s", err.msg);
         close_all(&d);
         return 1;

@@ -3,7 +3,8 @@
 # 177-214 s) replayed as fast as possible plus one malformed frame. Checked with an independent client
 # (kcat): every window produced an embedding, the malformed frame is in the dead-letter topic, every
 # frame is accounted for, the AF alerts overlap the annotated AF episodes, and systemd hears READY,
-# watchdog pings and STOPPING; SIGHUP takes a reworded prompt and refuses a broken labels file.
+# watchdog pings and STOPPING; SIGHUP takes a reworded prompt and refuses a broken labels file; the
+# Prometheus endpoint counts it all.
 # usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd        (exit 77 = skipped: kcat is not installed)
 set -euo pipefail
 METS=${1:?usage: test_metsd.sh PATH/TO/mets PATH/TO/metsd}
@@ -23,7 +24,8 @@ with open(sys.argv[2], "w") as out:
 pids+=($!)
 for _ in $(seq 50); do [ -S "$work/notify.sock" ] && break; sleep 0.1; done
 # A copy of the shipped configuration whose labels file this test edits (paths made absolute).
-sed -e "s|\.\./models/|$PWD/models/|" -e "s|labels: labels.yaml|labels: $work/labels.yaml|" conf/metsd.yaml >"$work/metsd.yaml"
+sed -e "s|\.\./models/|$PWD/models/|" -e "s|labels: labels.yaml|labels: $work/labels.yaml|" \
+  -e "s|listen: 127.0.0.1:9464|listen: 127.0.0.1:0|" conf/metsd.yaml >"$work/metsd.yaml"
 cp conf/labels.yaml "$work/labels.yaml"
 NOTIFY_SOCKET="$work/notify.sock" "$METSD" -c "$work/metsd.yaml" --bootstrap "$bootstrap" --print-alerts \
   >"$work/alerts" 2>"$work/metsd.log" &
@@ -52,6 +54,20 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 sleep 2
+# Prometheus: every frame, dead letter, window and reload counted; /healthz says ok.
+port=$(sed -nE 's/.*metrics on port ([0-9]+).*/\1/p' "$work/metsd.log")
+python3 - "$port" <<'PY' || fail "metrics"
+import sys, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+values = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l and not l.startswith("#")}
+assert values["mets_frames_total"] == 1041, values["mets_frames_total"]
+assert values['mets_frames_dead_lettered_total{reason="decode"}'] == 1
+assert values["mets_windows_total"] >= 120
+assert values['mets_reloads_total{result="ok"}'] == 1 and values['mets_reloads_total{result="failed"}'] == 1
+assert values["mets_score_batch_seconds_count"] > 0
+assert urllib.request.urlopen(base + "/healthz", timeout=10).read().decode().strip() == "ok"
+PY
 kill -TERM "$metsd"
 wait "$metsd" || fail "metsd exited $?"
 stats=$(grep 'stopped:' "$work/metsd.log") || fail "no final statistics"
