@@ -1,8 +1,11 @@
 #include "harness.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 int mets_test_failures;
 static int passed, failed;
@@ -46,6 +49,37 @@ const char *mets_test_model_arg(int argc, char **argv)
         exit(2);
     }
     return argv[1];
+}
+
+static char tmpdir[] = "/tmp/mets-test.XXXXXX";
+static int have_tmpdir;
+
+const char *mets_test_tmp_path(const char *name)
+{
+    static char buf[4][512];
+    static int next;
+    if (!have_tmpdir && !(have_tmpdir = mkdtemp(tmpdir) != NULL)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
+    return p;
+}
+
+void mets_test_remove_tmpdir(void)
+{
+    if (!have_tmpdir)
+        return;
+    DIR *d = opendir(tmpdir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            unlink(mets_test_tmp_path(e->d_name));
+    if (d)
+        closedir(d);
+    CHECK(rmdir(tmpdir) == 0, "cannot remove %s", tmpdir);
+    have_tmpdir = 0;
 }
 
 static uint64_t next_u64(void)

@@ -12,6 +12,10 @@ void mets_test_run(const char *name, void (*fn)(void));
 int mets_test_summary(void);
 /* The one argument of tests that need the converted language model; exits with usage otherwise. */
 const char *mets_test_model_arg(int argc, char **argv);
+/* A path under this test's scratch folder (made on first use; up to 4 paths valid at once), and the
+ * removal of that folder and everything in it, which a test's main calls at the end. */
+const char *mets_test_tmp_path(const char *name);
+void mets_test_remove_tmpdir(void);
 /* Uniform in [lo, hi) from a fixed-seed generator, so failures reproduce. */
 float mets_test_uniform(float lo, float hi);
 int mets_test_randint(int lo, int hi); /* inclusive */

@@ -3,23 +3,12 @@
 #include "harness.h"
 #include "mfile.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
 
-static char tmpdir[] = "/tmp/test_mfile.XXXXXX";
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* Reads a whole file into a 64-byte aligned buffer, as mets_mfile_open_mem requires. */
 static unsigned char *slurp(const char *path, size_t *len)
@@ -113,7 +102,7 @@ static void expect_rejected(const unsigned char *buf, size_t len, int code, cons
 
 static void round_trip_preserves_every_metadata_type(void)
 {
-    const char *path = tmp_path("meta.mets");
+    const char *path = mets_test_tmp_path("meta.mets");
     mets_mfile_writer *w = mets_mfile_writer_new();
     const char *words[] = {"[PAD]", "", "##ing", "x\0y"};
     size_t lens[] = {5, 0, 5, 3};
@@ -159,7 +148,7 @@ static void round_trip_preserves_every_metadata_type(void)
 
 static void round_trip_preserves_tensors_of_every_rank(void)
 {
-    const char *path = tmp_path("tensors.mets");
+    const char *path = mets_test_tmp_path("tensors.mets");
     float scalar = 2.5f;
     uint8_t cube[2][1][3][2];
     for (int k = 0; k < 12; k++)
@@ -201,7 +190,7 @@ static void round_trip_preserves_tensors_of_every_rank(void)
 
 static void every_tensor_pointer_is_64_byte_aligned(void)
 {
-    const char *path = tmp_path("aligned.mets");
+    const char *path = mets_test_tmp_path("aligned.mets");
     uint8_t bytes[200];
     memset(bytes, 0xAB, sizeof bytes);
     mets_mfile_writer *w = mets_mfile_writer_new();
@@ -228,7 +217,7 @@ static void every_tensor_pointer_is_64_byte_aligned(void)
 static void string_array_of_a_whole_vocabulary_is_indexed_by_position(void)
 {
     enum { N = 30522 };
-    const char *path = tmp_path("vocab.mets");
+    const char *path = mets_test_tmp_path("vocab.mets");
     char(*words)[16] = malloc(N * sizeof *words);
     const char **ptrs = malloc(N * sizeof *ptrs);
     size_t *lens = malloc(N * sizeof *lens);
@@ -260,7 +249,7 @@ static void string_array_of_a_whole_vocabulary_is_indexed_by_position(void)
 
 static void every_truncation_is_reported_as_truncated(void)
 {
-    const char *path = tmp_path("whole.mets"), *cut = tmp_path("cut.mets");
+    const char *path = mets_test_tmp_path("whole.mets"), *cut = mets_test_tmp_path("cut.mets");
     write_small(path);
     size_t len;
     unsigned char *buf = slurp(path, &len);
@@ -279,7 +268,7 @@ static void every_truncation_is_reported_as_truncated(void)
 
 static void any_flipped_byte_is_detected(void)
 {
-    const char *path = tmp_path("flip.mets");
+    const char *path = mets_test_tmp_path("flip.mets");
     write_small(path);
     size_t len;
     unsigned char *buf = slurp(path, &len);
@@ -306,7 +295,7 @@ static void foreign_files_are_not_mets_model_files(void)
     /* A safetensors file: u64 header length, then its JSON header. */
     static const char st[] = "\x12\0\0\0\0\0\0\0{\"__metadata__\":{}}";
     static const char text[] = "hello, this is a text file that happens to be long enough\n";
-    const char *p_st = tmp_path("model.safetensors"), *p_text = tmp_path("notes.txt");
+    const char *p_st = mets_test_tmp_path("model.safetensors"), *p_text = mets_test_tmp_path("notes.txt");
     spit(p_st, st, sizeof st - 1);
     spit(p_text, text, sizeof text - 1);
     const char *paths[] = {p_st, p_text};
@@ -322,7 +311,7 @@ static void foreign_files_are_not_mets_model_files(void)
 
 static void missing_file_is_an_io_error_naming_the_path(void)
 {
-    const char *path = tmp_path("absent.mets");
+    const char *path = mets_test_tmp_path("absent.mets");
     mets_err err = {0};
     CHECK(mets_mfile_open(path, &err) == NULL);
     CHECK(err.code == METS_EIO && strstr(err.msg, path) && strstr(err.msg, "No such file"), "%s", err.msg);
@@ -330,7 +319,7 @@ static void missing_file_is_an_io_error_naming_the_path(void)
 
 static void other_format_version_is_rejected_by_number(void)
 {
-    const char *path = tmp_path("v2.mets");
+    const char *path = mets_test_tmp_path("v2.mets");
     write_small(path);
     size_t len;
     unsigned char *buf = slurp(path, &len);
@@ -342,7 +331,7 @@ static void other_format_version_is_rejected_by_number(void)
 
 static void unaligned_memory_buffer_is_refused(void)
 {
-    const char *path = tmp_path("unaligned.mets");
+    const char *path = mets_test_tmp_path("unaligned.mets");
     write_small(path);
     size_t len;
     unsigned char *buf = slurp(path, &len);
@@ -356,7 +345,7 @@ static void unaligned_memory_buffer_is_refused(void)
 
 static void tensor_lookup_names_the_mismatch(void)
 {
-    const char *path = tmp_path("shapes.mets");
+    const char *path = mets_test_tmp_path("shapes.mets");
     int64_t found[] = {384, 383}, want[] = {384, 384}, any_rows[] = {-1, 383}, wrong_rank[] = {384};
     float *zeros = calloc(384 * 383, sizeof *zeros);
     mets_mfile_writer *w = mets_mfile_writer_new();
@@ -390,7 +379,7 @@ static void tensor_lookup_names_the_mismatch(void)
 
 static void metadata_of_another_type_or_absent_is_an_error(void)
 {
-    const char *path = tmp_path("types.mets");
+    const char *path = mets_test_tmp_path("types.mets");
     write_small(path);
     mets_err err = {0};
     mets_mfile *mf = mets_mfile_open(path, &err);
@@ -416,7 +405,7 @@ static void metadata_of_another_type_or_absent_is_an_error(void)
 /* Each case patches one field of a valid file and reseals it, so only that field is wrong. */
 static void bad_tensor_entries_are_rejected(void)
 {
-    const char *path = tmp_path("entries.mets");
+    const char *path = mets_test_tmp_path("entries.mets");
     write_small(path);
     size_t len;
     unsigned char *good = slurp(path, &len), *buf = malloc(len);
@@ -463,7 +452,7 @@ static void bad_tensor_entries_are_rejected(void)
 
 static void bad_metadata_entries_are_rejected(void)
 {
-    const char *path = tmp_path("meta_entries.mets");
+    const char *path = mets_test_tmp_path("meta_entries.mets");
     write_small(path);
     size_t len;
     unsigned char *good = slurp(path, &len), *buf = malloc(len);
@@ -495,7 +484,7 @@ static void bad_metadata_entries_are_rejected(void)
 
 static void duplicate_names_are_rejected(void)
 {
-    const char *path = tmp_path("dups.mets");
+    const char *path = mets_test_tmp_path("dups.mets");
     mets_mfile_writer *w = mets_mfile_writer_new();
     int64_t one = 1;
     uint8_t b = 0;
@@ -539,7 +528,7 @@ static void writer_refuses_bad_arguments(void)
 
 static void write_replaces_the_file_and_leaves_no_temporary(void)
 {
-    const char *path = tmp_path("atomic.mets"), *tmp = tmp_path("atomic.mets.tmp");
+    const char *path = mets_test_tmp_path("atomic.mets"), *tmp = mets_test_tmp_path("atomic.mets.tmp");
     spit(path, "old contents", 12);
     write_small(path);
     CHECK(access(tmp, F_OK) != 0, "%s left behind", tmp);
@@ -548,21 +537,9 @@ static void write_replaces_the_file_and_leaves_no_temporary(void)
     CHECK(mf != NULL, "%s", err.msg);
     mets_mfile_free(mf);
     mets_mfile_writer *w = mets_mfile_writer_new();
-    CHECK(mets_mfile_writer_write(w, tmp_path("no-such-dir/x.mets"), &err) == METS_EIO);
+    CHECK(mets_mfile_writer_write(w, mets_test_tmp_path("no-such-dir/x.mets"), &err) == METS_EIO);
     CHECK(strstr(err.msg, "no-such-dir/x.mets.tmp: cannot create") != NULL, "%s", err.msg);
     mets_mfile_writer_free(w);
-}
-
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            unlink(tmp_path(e->d_name));
-    if (d)
-        closedir(d);
-    CHECK(rmdir(tmpdir) == 0, "cannot remove %s", tmpdir);
 }
 
 /* Every binary16 value survives widening and narrowing; floats round to the nearest half, ties to even. */
@@ -595,10 +572,6 @@ static void f16_conversion_is_exact_and_rounds_to_even(void)
 
 int main(void)
 {
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
     RUN(round_trip_preserves_every_metadata_type);
     RUN(round_trip_preserves_tensors_of_every_rank);
     RUN(every_tensor_pointer_is_64_byte_aligned);
@@ -617,6 +590,6 @@ int main(void)
     RUN(writer_refuses_bad_arguments);
     RUN(write_replaces_the_file_and_leaves_no_temporary);
     RUN(f16_conversion_is_exact_and_rounds_to_even);
-    remove_tmpdir();
+    mets_test_remove_tmpdir();
     return mets_test_summary();
 }

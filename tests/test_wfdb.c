@@ -6,7 +6,6 @@
 #include "harness.h"
 #include "wfdb.h"
 
-#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,16 +15,6 @@
 #define FIXTURES "tests/fixtures/wfdb/"
 
 static json_t *reference;
-static char tmpdir[] = "/tmp/test_wfdb.XXXXXX";
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", tmpdir, name);
-    return p;
-}
 
 static char *slurp(const char *path, size_t *len)
 {
@@ -58,7 +47,7 @@ static void copy_fixture(const char *from, const char *to, long len)
     char *buf = slurp(from, &n);
     CHECK(buf != NULL, "cannot read %s", from);
     if (buf)
-        spit(tmp_path(to), buf, len >= 0 && (size_t)len < n ? (size_t)len : n);
+        spit(mets_test_tmp_path(to), buf, len >= 0 && (size_t)len < n ? (size_t)len : n);
     free(buf);
 }
 
@@ -314,7 +303,7 @@ static void checksums_verify_except_cinc(void)
 static void expect_open_fails(const char *rec, int code, const char *file, const char *want)
 {
     mets_err err = {0};
-    mets_wfdb_record *r = mets_wfdb_open(tmp_path(rec), &err);
+    mets_wfdb_record *r = mets_wfdb_open(mets_test_tmp_path(rec), &err);
     CHECK(r == NULL, "%s opened", rec);
     mets_wfdb_free(r);
     CHECK(err.code == code, "%s: code %d, expected %d (%s)", rec, err.code, code, err.msg);
@@ -342,8 +331,8 @@ static void truncated_atr_is_named(void)
     for (size_t cut = 0; full && cut < len; cut++) {
         mets_err err = {0};
         mets_annots a;
-        spit(tmp_path("cut.atr"), full, cut);
-        CHECK(mets_annot_read(tmp_path("cut.atr"), &a, &err) == METS_EFORMAT, "cut at %zu", cut);
+        spit(mets_test_tmp_path("cut.atr"), full, cut);
+        CHECK(mets_annot_read(mets_test_tmp_path("cut.atr"), &a, &err) == METS_EFORMAT, "cut at %zu", cut);
         CHECK(strstr(err.msg, "cut.atr: truncated") != NULL, "cut at %zu: %s", cut, err.msg);
         CHECK(a.count == 0 && !a.items);
         mets_annots_free(&a);
@@ -354,20 +343,20 @@ static void truncated_atr_is_named(void)
 static void garbage_header_is_rejected(void)
 {
     const char elf[] = "\x7f" "ELF\x02\x01\x01\0\0\0garbage\n\n";
-    spit(tmp_path("junk.hea"), elf, sizeof elf - 1);
+    spit(mets_test_tmp_path("junk.hea"), elf, sizeof elf - 1);
     expect_open_fails("junk", METS_EFORMAT, "junk.hea:1", "record line has no number of signals");
     const char *comment = "# only a comment\r\n\r\n";
     const char *shorter = "short 2 360 10\nshort.dat 212 200 11 1024 0 0 0 MLII\n";
-    spit(tmp_path("empty.hea"), comment, strlen(comment));
+    spit(mets_test_tmp_path("empty.hea"), comment, strlen(comment));
     expect_open_fails("empty", METS_EFORMAT, "empty.hea", "no record line");
-    spit(tmp_path("short.hea"), shorter, strlen(shorter));
+    spit(mets_test_tmp_path("short.hea"), shorter, strlen(shorter));
     expect_open_fails("short", METS_EFORMAT, "short.hea", "header says 2 signals, has 1 signal lines");
 }
 
 static void unsupported_format_is_named(void)
 {
     const char hea[] = "r310 1 360 10\nr310.dat 310 200 11 1024 0 0 0 MLII\n";
-    spit(tmp_path("r310.hea"), hea, sizeof hea - 1);
+    spit(mets_test_tmp_path("r310.hea"), hea, sizeof hea - 1);
     expect_open_fails("r310", METS_EFORMAT, "r310.hea:2", "unsupported format 310 (supported: 16, 212, 80)");
 }
 
@@ -378,7 +367,7 @@ static void missing_files_are_not_found(void)
     expect_open_fails("vfdb_418", METS_ENOTFOUND, "vfdb_418.dat", "No such file");
     mets_err err = {0};
     mets_annots a;
-    CHECK(mets_annot_read(tmp_path("nosuch.atr"), &a, &err) == METS_ENOTFOUND, "%s", err.msg);
+    CHECK(mets_annot_read(mets_test_tmp_path("nosuch.atr"), &a, &err) == METS_ENOTFOUND, "%s", err.msg);
     CHECK(strstr(err.msg, "nosuch.atr") != NULL, "%s", err.msg);
     mets_annots_free(&a);
 }
@@ -490,10 +479,10 @@ static void checksum_mismatch_names_the_signal(void)
     if (!at)
         return;
     memcpy(at, " 593", 4);
-    spit(tmp_path("ptbxl_00001_lr.hea"), hea, len);
+    spit(mets_test_tmp_path("ptbxl_00001_lr.hea"), hea, len);
     copy_fixture(FIXTURES "ptbxl_00001_lr.dat", "ptbxl_00001_lr.dat", -1);
     mets_err err = {0};
-    mets_wfdb_record *r = mets_wfdb_open(tmp_path("ptbxl_00001_lr"), &err);
+    mets_wfdb_record *r = mets_wfdb_open(mets_test_tmp_path("ptbxl_00001_lr"), &err);
     CHECK(r && mets_wfdb_verify_checksums(r, &err) == METS_EFORMAT);
     CHECK(strstr(err.msg, "ptbxl_00001_lr.hea: signal 1 (II): header checksum 593, data sum 592") != NULL, "%s",
           err.msg);
@@ -524,23 +513,11 @@ static void bad_annotation_streams_are_rejected(void)
     }
 }
 
-static void remove_tmpdir(void)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            unlink(tmp_path(e->d_name));
-    if (d)
-        closedir(d);
-    CHECK(rmdir(tmpdir) == 0, "cannot remove %s", tmpdir);
-}
-
 int main(void)
 {
     json_error_t jerr;
     reference = json_load_file(FIXTURES "reference.json", 0, &jerr);
-    if (!reference || !mkdtemp(tmpdir)) {
+    if (!reference) {
         fprintf(stderr, "test_wfdb: %s: %s (run from the repository root)\n", FIXTURES "reference.json", jerr.text);
         return 1;
     }
@@ -560,7 +537,7 @@ int main(void)
     RUN(out_of_range_reads_are_refused);
     RUN(checksum_mismatch_names_the_signal);
     RUN(bad_annotation_streams_are_rejected);
-    remove_tmpdir();
+    mets_test_remove_tmpdir();
     json_decref(reference);
     return mets_test_summary();
 }
