@@ -58,7 +58,7 @@ struct mets_windower {
     mets_window_params p;
     int samples, hop_n;          /* window length in output samples */
     int64_t len_us, hop_us, max_gap_us;
-    stream **table;              /* open addressing, linear probing; never deleted from */
+    stream **table;              /* open addressing, linear probing, backward-shift deletion */
     size_t table_mask;
     float *in, *out;             /* soxr interleaving scratch */
     size_t out_frames;
@@ -205,6 +205,36 @@ static stream *stream_get(mets_windower *w, const char *id, mets_err *err)
     }
     w->stats.streams++;
     return w->table[i];
+}
+
+static int segment_flush(mets_windower *w, stream *st, mets_err *err);
+
+int mets_windower_drop(mets_windower *w, const char *id, mets_window_sink sink, void *ctx, mets_err *err)
+{
+    size_t i = hash_id(id) & w->table_mask;
+    while (w->table[i] && strcmp(w->table[i]->id, id))
+        i = (i + 1) & w->table_mask;
+    if (!w->table[i])
+        return mets_err_set(err, METS_ENOTFOUND, "window: no stream '%s'", id);
+    int rc = 0;
+    if (sink && w->table[i]->soxr) {
+        w->sink = sink, w->ctx = ctx;
+        rc = segment_flush(w, w->table[i], err);
+    }
+    stream_free(w->table[i], w->p.max_reorder_frames + 1);
+    w->table[i] = NULL;
+    w->stats.streams--;
+    /* Backward shift: move up every later entry of the probe run whose home slot does not lie in
+     * (hole, j], so that lookups never stop early at the hole. */
+    for (size_t hole = i, j = (i + 1) & w->table_mask; w->table[j]; j = (j + 1) & w->table_mask) {
+        size_t home = hash_id(w->table[j]->id) & w->table_mask;
+        if (((j - home) & w->table_mask) >= ((j - hole) & w->table_mask)) {
+            w->table[hole] = w->table[j];
+            w->table[j] = NULL;
+            hole = j;
+        }
+    }
+    return rc;
 }
 
 /* ---- output: rings, windows and their flags ---- */

@@ -27,9 +27,11 @@
  *     length. So a replay, or a restart that seeks back, cuts the same windows, and (stream_id, end_us) is
  *     the window's deterministic id for at-least-once de-duplication. The first window of a segment is the
  *     first whose start is not before the segment's first t0.
- *   - stream cap: the first max_streams distinct stream ids get state; a frame of any other stream is
- *     refused with METS_ENOMEM ("stream cap") and counted in streams_refused. Streams are never evicted:
- *     a windower lives as long as its partition assignment.
+ *   - stream cap: at most max_streams streams have state; a frame of a new stream beyond that is
+ *     refused with METS_ENOMEM ("stream cap") and counted in streams_refused. mets_windower_drop frees a
+ *     stream (its partition moved away, or it went idle); it starts afresh if its frames come back.
+ *     Dropping an idle stream with a sink first emits the windows its input completes, as a restart
+ *     after a gap does, so what comes out does not depend on whether or when the stream was dropped.
  *
  * Memory per stream: 12 x samples x (4 + 1) bytes of window ring, 8 x samples of seq, up to
  * max_reorder_frames + 1 held frame copies (each at most 12 x METS_FRAME_MAX_SAMPLES floats, sized to the
@@ -135,6 +137,10 @@ void mets_windower_free(mets_windower *w);
  * (also for a duplicate, which is only counted), METS_ENOMEM for a refused stream (stream cap) or failed
  * allocation, METS_EINVAL for a frame outside frame.h's limits or a resampler error. */
 int mets_windower_push(mets_windower *w, const mets_frame *f, mets_window_sink sink, void *ctx, mets_err *err);
+
+/* Forgets a stream and frees its state. With a sink, the windows its input completes are emitted first
+ * (as at a restart); with NULL nothing is. METS_ENOTFOUND if it has none. */
+int mets_windower_drop(mets_windower *w, const char *stream_id, mets_window_sink sink, void *ctx, mets_err *err);
 
 mets_window_stats mets_windower_stats(const mets_windower *w);
 

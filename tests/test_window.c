@@ -455,6 +455,38 @@ static void streams_beyond_the_cap_are_refused(void)
     mets_windower_free(w);
 }
 
+static void dropped_streams_free_their_place(void)
+{
+    static windows ws;
+    enum { N = 300 };
+    mets_windower *w = windower(0, N);
+    static float buf[METS_NLEADS * MAXFRAME];
+    static monitor m[N];
+    mets_frame f;
+    mets_err err;
+    char ids[N][16];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "bed-%d", i);
+        m[i] = monitor_make(ids[i], 250, 50);
+        make_frame(&m[i], 0, 50, &f, buf);
+        CHECK(mets_windower_push(w, &f, collect, &ws, &err) == 0, "%s", err.msg);
+    }
+    /* every third stream goes: the probe runs of those left must still lead to them */
+    for (int i = 0; i < N; i += 3)
+        CHECK(mets_windower_drop(w, ids[i], NULL, NULL, &err) == 0 &&
+              mets_windower_drop(w, ids[i], NULL, NULL, &err) == METS_ENOTFOUND, "%s", ids[i]);
+    CHECK(mets_windower_stats(w).streams == N - N / 3, "%d streams", mets_windower_stats(w).streams);
+    for (int i = 0; i < N; i++) {
+        m[i].seq = 1;
+        make_frame(&m[i], 50, 50, &f, buf);
+        CHECK(mets_windower_push(w, &f, collect, &ws, &err) == 0, "%s", err.msg);
+    }
+    /* the dropped ones came back as new streams, the others were found: the count is whole again */
+    mets_window_stats s = mets_windower_stats(w);
+    CHECK(s.streams == N && s.streams_refused == 0 && s.duplicates == 0, "%d streams", s.streams);
+    mets_windower_free(w);
+}
+
 static void seq_counter_restart_continues_the_window(void)
 {
     static windows ref, ws;
@@ -497,6 +529,7 @@ int main(void)
     RUN(flat_line_is_flagged);
     RUN(saturation_is_flagged);
     RUN(streams_beyond_the_cap_are_refused);
+    RUN(dropped_streams_free_their_place);
     RUN(seq_counter_restart_continues_the_window);
     RUN(bad_parameters_are_refused);
     return mets_test_summary();
