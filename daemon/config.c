@@ -66,8 +66,17 @@ static const key config_keys[] = {
     {"delivery.mode", T_ENUM, .def = "exactly_once", .choices = delivery_modes, .offset = CFG(delivery.mode),
      .doc = "exactly_once: outputs and input offsets commit in one Kafka transaction; at_least_once: "
             "outputs may repeat after a crash"},
-    {"delivery.commit_interval_ms", T_INT, .def = "1000", .min = 10, .max = 600000,
-     .offset = CFG(delivery.commit_interval_ms), .doc = "how often offsets (and transactions) are committed"},
+    {"delivery.commit_interval_ms", T_INT, .def = "200", .min = 10, .max = 600000,
+     .offset = CFG(delivery.commit_interval_ms),
+     .doc = "how often outputs, state and input offsets are committed (one transaction each); alerts are "
+            "visible to read_committed consumers only after it, so it adds to their latency"},
+    {"delivery.instance_id", T_STRING, .offset = CFG(delivery.instance_id),
+     .doc = "this process's name, stable across restarts and unique in the group; the transactional.id is "
+            "group_id-instance_id (default: `metsd --instance`, $METS_INSTANCE, else the host name)"},
+    {"pipeline.workers", T_INT, .def = "2", .min = 1, .max = 64, .offset = CFG(pipeline.workers),
+     .doc = "encoder threads (each runs BLAS single-threaded); about one per core"},
+    {"pipeline.batch_windows", T_INT, .def = "16", .min = 1, .max = 256, .offset = CFG(pipeline.batch_windows),
+     .doc = "windows encoded together (larger batches run nearer the BLAS peak, smaller ones sooner)"},
     {"models.ecg", T_PATH, .required = true, .offset = CFG(models.ecg), .doc = "the ECG encoder (mets model file)"},
     {"models.text", T_PATH, .required = true, .offset = CFG(models.text),
      .doc = "the frozen language model that embeds the prompts (mets model file)"},
@@ -83,6 +92,9 @@ static const key config_keys[] = {
      .doc = "frames held back to put late ones in order; a frame later than that is dropped"},
     {"streams.max_streams", T_INT, .def = "1024", .min = 1, .max = 100000, .offset = CFG(streams.max_streams),
      .doc = "concurrent ECG streams (beds); frames of streams beyond it go to the dead-letter topic"},
+    {"streams.idle_timeout_s", T_DURATION, .def = "5min", .min = 1, .max = 86400, .offset = CFG(streams.idle_timeout_s),
+     .doc = "a stream without frames this long (in stream time) has its window state flushed and freed; "
+            "its alert state stays"},
     {"alerts.default", T_POLICY, .offset = CFG(alerts.default_policy),
      .doc = "the policy of every label without its own (keys: see alert policy keys)"},
     {"alerts.labels", T_POLICIES, .offset = CFG(alerts.labels),
@@ -376,10 +388,18 @@ static int npairs(const yaml_node_t *map)
     return (int)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
 }
 
-/* librdkafka properties that have a key of their own here: two places for one setting would be ambiguous. */
+/* librdkafka properties metsd sets itself: a key of its own here (two places for one setting would be
+ * ambiguous), or what its delivery guarantees rest on. */
 static const char *const own_properties[][2] = {
-    {"bootstrap.servers", "kafka.bootstrap_servers"},
-    {"group.id", "kafka.group_id"},
+    {"bootstrap.servers", "set kafka.bootstrap_servers instead"},
+    {"group.id", "set kafka.group_id instead"},
+    {"transactional.id", "set delivery.instance_id instead"},
+    {"enable.auto.commit", "metsd commits offsets itself, with its outputs"},
+    {"enable.auto.offset.store", "metsd commits offsets itself, with its outputs"},
+    {"isolation.level", "metsd reads read_committed"},
+    {"enable.idempotence", "metsd's producer is always idempotent"},
+    {"partition.assignment.strategy",
+     "metsd uses the eager range assignor: librdkafka 2.0.2's cooperative-sticky has known bugs"},
 };
 
 static int add_property(parse *p, const char *path, const yaml_node_t *map, const yaml_node_pair_t *kv,
@@ -392,7 +412,7 @@ static int add_property(parse *p, const char *path, const yaml_node_t *map, cons
         return rc;
     for (size_t i = 0; i < sizeof own_properties / sizeof own_properties[0]; i++)
         if (!strcmp(name, own_properties[i][0])) {
-            snprintf(msg, sizeof msg, "%s.%s: set %s instead", path, name, own_properties[i][1]);
+            snprintf(msg, sizeof msg, "%s.%s: %s", path, name, own_properties[i][1]);
             return fail(p, node(p, kv->key)->start_mark, msg);
         }
     if (!value) {

@@ -75,7 +75,11 @@ typedef struct mets_config {
     struct {
         int mode; /* METS_DELIVERY_* */
         int commit_interval_ms;
+        char *instance_id; /* NULL: not set */
     } delivery;
+    struct {
+        int workers, batch_windows;
+    } pipeline;
     struct {
         char *ecg, *text, *labels; /* resolved against the config file's folder */
     } models;
@@ -85,6 +89,7 @@ typedef struct mets_config {
     } window;
     struct {
         int max_streams;
+        double idle_timeout_s;
     } streams;
     struct {
         mets_alert_policy default_policy;

@@ -2,26 +2,38 @@
  * zero-shot against the label prompts, and publishes an embedding for every window, alerts as they
  * change, and dead letters for frames it cannot use.
  *
- * This first version runs the stages on one thread in the order frames arrive, and is at-least-once:
- * outputs are flushed to the broker before the consumed offsets are committed (every
- * delivery.commit_interval_ms and at shutdown), and every output is deterministic (alert ids and window
- * ends derive from the frames), so a consumer can drop a redelivered duplicate. Under systemd
- * (Type=notify, systemd/metsd.service) it reports READY once subscribed and pings the watchdog from the
- * processing loop only. Still to come (issues metsd and delivery): worker threads behind a poll thread,
- * back-pressure, committing only frames whose windows are all out, window state that survives
- * restarts, exactly-once transactions. SIGHUP reloads the prompts and alert policies; Prometheus
- * /metrics and /healthz are served on metrics.listen. */
+ * Threads: this one consumes, decodes, windows, publishes and commits, in frame order; the encoder
+ * threads (daemon/workers.h) score batches of windows. Results are published in the order the batches
+ * were submitted, so each stream's windows and alerts stay in order. When every batch is in flight the
+ * consuming thread waits for the oldest instead of reading on (back-pressure); a full producer queue
+ * makes it wait too. Nothing is dropped.
+ *
+ * Delivery (docs/delivery.md): every commit_interval_ms the outputs produced since the last commit, the
+ * state records that describe them (pipeline/recovery.h: per stream its last window, where to rebuild
+ * from, its alert state; per partition the next offset) and the input offsets are committed together:
+ * in one Kafka transaction (exactly_once, the default) or flushed, then committed (at_least_once, where
+ * a crash between the two repeats outputs with the same ids). On assignment, after a crash or a
+ * rebalance, the state is read back, the frames re-read from the restart offset and the windows rebuilt,
+ * and windows already committed are not published again. The partitions are assigned eagerly (range):
+ * librdkafka 2.0.2's cooperative-sticky assignor has known bugs, so config.c refuses it.
+ *
+ * Under systemd (Type=notify) it reports READY once subscribed, and pings the watchdog only while the
+ * consuming loop turns and no batch has been scoring for long. SIGHUP reloads the prompts and alert
+ * policies; SIGTERM drains and commits. Prometheus /metrics and /healthz are served on metrics.listen. */
 #include <getopt.h>
-#include <stdatomic.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alert.h"
 #include "config.h"
@@ -29,41 +41,50 @@
 #include "labels.h"
 #include "output.h"
 #include "prometheus.h"
-#include "score.h"
+#include "recovery.h"
 #include "window.h"
+#include "workers.h"
 
-#define BATCH 16
-
-typedef struct pending {
-    char stream_id[METS_FRAME_MAX_ID + 1];
-    int64_t start_us, end_us;
-    unsigned flags;
-    uint16_t present;
-} pending;
+/* Rebuilding a stream starts this long before its next window: more than the resampler's delay, which
+ * is up to ~8 s from 50 Hz (pipeline/window.h). */
+#define REBUILD_MARGIN_S 10
+#define STATE_READ_TIMEOUT_S 60
+#define KAFKA_TIMEOUT_MS 30000
+#define STUCK_S 10 /* a loop turn or a batch older than this is unhealthy */
+#define MAX_LAG_PARTITIONS 256
 
 typedef struct metsd {
     mets_config cfg;
+    const char *path;
+    bool eos; /* exactly-once */
     mets_ecgenc *enc;
     mets_textenc *te;
     mets_labels *labels;
     mets_promptbank *bank;
     mets_windower *win;
-    mets_scorer *scorer;
     mets_alerter *alerter;
-    rd_kafka_t *consumer, *producer;
+    mets_workers *workers;
+    rd_kafka_t *consumer, *producer, *state_reader;
+    int32_t nparts;       /* partitions of the frames topic (grows if it does) */
+    mets_recovery **rec;  /* [nparts]: the assigned partitions' bookkeeping, NULL if not assigned */
     mets_frame frame;
-    int samples, nbatch, print_alerts;
-    pending meta[BATCH];
-    float *mv, *emb, *cos, *prob;
+    int32_t cur_part;     /* the partition of the frame (or sweep) in hand */
+    int64_t cur_ts_ms;    /* its Kafka timestamp */
+    bool in_txn, failed_in_txn, revoking, print_alerts;
     mets_alert_event *events;
     long frames, dead, windows, alerts, failed;
+    int exit_code;
     mets_metrics *metrics;
     mets_metrics_server *http;
-    mets_counter *m_frames, *m_dead, *m_windows, *m_alerts, *m_failed, *m_reloads;
-    mets_gauge *m_streams;
-    mets_histogram *m_score;
-    _Atomic long last_turn; /* CLOCK_MONOTONIC seconds of the processing loop's last turn, for /healthz */
+    mets_counter *m_frames, *m_replayed, *m_dead, *m_windows, *m_alerts, *m_failed, *m_reloads, *m_txn;
+    mets_gauge *m_streams, *m_lag;
+    mets_histogram *m_stage, *m_latency;
+    _Atomic long last_turn; /* CLOCK_MONOTONIC seconds of the consuming loop's last turn */
 } metsd;
+
+enum { STAGE_ENCODE, STAGE_PUBLISH, STAGE_COMMIT, NSTAGES };
+enum { LATENCY_EMBEDDING, LATENCY_ALERT };
+enum { TXN_COMMITTED, TXN_ABORTED };
 
 static volatile sig_atomic_t stopping, reload_requested;
 
@@ -82,10 +103,22 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static int64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static int log_level = METS_LOG_INFO;
+
 /* stderr with syslog priority prefixes, which journald reads. No patient data at info level. */
 static void say(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(int prio, const char *fmt, ...)
 {
+    static const int least[] = {7, 6, 5, 4, 3}; /* METS_LOG_* -> the least urgent syslog priority shown */
+    if (prio > least[log_level])
+        return;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "<%d>metsd: ", prio);
@@ -94,29 +127,54 @@ static void say(int prio, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Ends the process with a failure for systemd to restart it: what is not committed is redone. */
+static void fatal(metsd *d)
+{
+    d->exit_code = 1;
+    stopping = 1;
+}
+
+/* ---- producing ---- */
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     metsd *d = opaque;
     (void)rk;
-    if (m->err) {
+    if (m->err) { /* in a transaction this also makes the commit fail, and the work is redone */
         d->failed++;
         mets_counter_inc(d->m_failed, 0);
         say(3, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     }
 }
 
-/* Produces key/value to topic, waiting for room instead of dropping when the queue is full. */
-static void produce(metsd *d, const char *topic, const char *key, uint8_t *value, size_t len)
+/* Produces to topic (partition or RD_KAFKA_PARTITION_UA), taking `value` (malloc'd, or NULL for a
+ * tombstone); waits for room instead of dropping when the queue is full. */
+static void produce(metsd *d, const char *topic, int32_t partition, const void *key, size_t klen, uint8_t *value,
+                    size_t len)
 {
+    if (d->eos && !d->in_txn) {
+        rd_kafka_error_t *e = rd_kafka_begin_transaction(d->producer);
+        if (e) { /* only a fatal or state error can fail it */
+            say(2, "transaction begin: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            fatal(d);
+        } else {
+            d->in_txn = true;
+        }
+    }
     rd_kafka_resp_err_t e;
-    while ((e = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                                  RD_KAFKA_V_VALUE(value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                  RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    while ((e = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                  RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(value, len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(d->producer, 100);
     if (e) {
         free(value);
         d->failed++;
+        mets_counter_inc(d->m_failed, 0);
         say(3, "produce to %s: %s", topic, rd_kafka_err2str(e));
+        if (d->eos)
+            d->failed_in_txn = true;
     }
 }
 
@@ -143,13 +201,15 @@ static unsigned tech_bits(unsigned flags)
     return t;
 }
 
-/* Alerts for window i of the scored batch. */
-static void publish_alerts(metsd *d, int i)
+/* ---- scored batches out ---- */
+
+static void publish_alerts(metsd *d, const mets_batch *b, int i)
 {
     int L = d->labels->nlabels;
-    mets_scored_window sw = {.stream_id = d->meta[i].stream_id, .start_us = d->meta[i].start_us,
-                             .end_us = d->meta[i].end_us, .prob = d->prob + (size_t)i * L,
-                             .cos = d->cos + (size_t)i * L, .tech = tech_bits(d->meta[i].flags)};
+    const mets_batch_meta *m = &b->meta[i];
+    mets_scored_window sw = {.stream_id = m->stream_id, .start_us = m->start_us, .end_us = m->end_us,
+                             .prob = b->prob + (size_t)i * L, .cos = b->cos + (size_t)i * L,
+                             .tech = tech_bits(m->flags)};
     mets_err err;
     int n = mets_alerter_push(d->alerter, &sw, d->events, mets_alerter_max_events(d->alerter), &err);
     if (n < 0)
@@ -158,104 +218,436 @@ static void publish_alerts(metsd *d, int i)
         uint8_t *bytes;
         size_t len;
         if (mets_output_alert(&d->events[k], &bytes, &len, &err) == 0)
-            produce(d, d->cfg.kafka.topics.alerts, sw.stream_id, bytes, len);
+            produce(d, d->cfg.kafka.topics.alerts, RD_KAFKA_PARTITION_UA, sw.stream_id, strlen(sw.stream_id), bytes,
+                    len);
         if (d->print_alerts)
             print_alert(&d->events[k]);
         mets_counter_inc(d->m_alerts, d->events[k].state - 1);
+        mets_histogram_observe(d->m_latency, LATENCY_ALERT, (double)(wall_ms() - m->frame_ts_ms) / 1e3);
         d->alerts++;
     }
 }
 
-/* Scores the windows gathered so far and publishes their embeddings and alerts. */
-static void flush_batch(metsd *d)
+/* The embeddings and alerts of a scored batch, and what the state records say of its streams. */
+static void publish(metsd *d, mets_batch *b)
 {
-    if (!d->nbatch)
-        return;
-    mets_window_leads leads[BATCH];
-    for (int i = 0; i < d->nbatch; i++)
-        for (int l = 0; l < METS_ECG_LEADS; l++)
-            leads[i][l] = d->meta[i].present >> l & 1 ? d->mv + ((size_t)i * METS_ECG_LEADS + l) * d->samples : NULL;
-    mets_err err;
     double t0 = now();
-    int rc = mets_scorer_score(d->scorer, leads, d->nbatch, d->emb, d->cos, d->prob, &err);
-    mets_histogram_observe(d->m_score, 0, now() - t0);
-    if (rc) {
-        say(3, "scoring: %s", err.msg);
-        d->nbatch = 0;
+    mets_histogram_observe(d->m_stage, STAGE_ENCODE, b->scored - b->submitted);
+    if (b->rc) { /* a bug, not bad input: restart and redo from the last commit */
+        say(2, "scoring: %s", b->err.msg);
+        fatal(d);
         return;
     }
     int D = mets_ecgenc_dim(d->enc);
-    for (int i = 0; i < d->nbatch; i++) {
+    mets_err err;
+    for (int i = 0; i < b->n; i++) {
+        const mets_batch_meta *m = &b->meta[i];
         uint8_t *bytes;
         size_t len;
-        if (mets_output_embedding(d->meta[i].stream_id, d->meta[i].start_us, d->meta[i].end_us, "mets-ecg",
-                                  d->cfg.models.ecg, d->emb + (size_t)i * D, D, &bytes, &len, &err) == 0)
-            produce(d, d->cfg.kafka.topics.embeddings, d->meta[i].stream_id, bytes, len);
-        publish_alerts(d, i);
+        if (mets_output_embedding(m->stream_id, m->start_us, m->end_us, "mets-ecg", d->cfg.models.ecg,
+                                  b->emb + (size_t)i * D, D, &bytes, &len, &err) == 0)
+            produce(d, d->cfg.kafka.topics.embeddings, RD_KAFKA_PARTITION_UA, m->stream_id, strlen(m->stream_id),
+                    bytes, len);
+        mets_histogram_observe(d->m_latency, LATENCY_EMBEDDING, (double)(wall_ms() - m->frame_ts_ms) / 1e3);
+        publish_alerts(d, b, i);
+        if (m->partition < d->nparts && d->rec[m->partition] &&
+            mets_recovery_window_published(d->rec[m->partition], m->stream_id, m->end_us, &err))
+            say(3, "%s", err.msg);
     }
-    d->windows += d->nbatch;
-    mets_counter_add(d->m_windows, 0, (uint64_t)d->nbatch);
-    mets_gauge_set(d->m_streams, 0, mets_windower_stats(d->win).streams);
-    d->nbatch = 0;
+    d->windows += b->n;
+    mets_counter_add(d->m_windows, 0, (uint64_t)b->n);
+    mets_histogram_observe(d->m_stage, STAGE_PUBLISH, now() - t0);
 }
 
-/* Window sink: copies the window (its arrays live only during the call); leads the stream lacks are
- * passed on as missing, which the encoder's input marks. */
+/* Publishes the oldest submitted batch once scored (waiting for it with `wait`); false when none is. */
+static bool publish_oldest(metsd *d, bool wait)
+{
+    mets_batch *b = mets_workers_take(d->workers, wait);
+    if (!b)
+        return false;
+    publish(d, b);
+    mets_workers_release(d->workers, b);
+    return true;
+}
+
+/* Submits the batch being filled, if it holds any window. */
+static void submit_partial(metsd *d)
+{
+    mets_batch *b = mets_workers_acquire(d->workers);
+    if (b && b->n)
+        mets_workers_submit(d->workers, b);
+}
+
+/* Everything windowed so far scored and published. */
+static void drain(metsd *d)
+{
+    submit_partial(d);
+    while (publish_oldest(d, true))
+        ;
+}
+
+/* Window sink: a window due for outputs goes into the batch being filled (its arrays live only during
+ * the call). Leads the stream lacks stay missing, which the encoder's input marks. */
 static void on_window(const mets_window *w, void *ctx)
 {
     metsd *d = ctx;
-    if (d->nbatch == BATCH)
-        flush_batch(d);
-    pending *p = &d->meta[d->nbatch];
-    snprintf(p->stream_id, sizeof p->stream_id, "%s", w->stream_id);
-    p->start_us = w->start_us, p->end_us = w->end_us, p->flags = w->flags, p->present = w->present;
-    float *dst = d->mv + (size_t)d->nbatch * METS_ECG_LEADS * d->samples;
-    memcpy(dst, w->mv, (size_t)METS_ECG_LEADS * d->samples * sizeof *dst);
-    d->nbatch++;
+    if (!mets_recovery_window_due(d->rec[d->cur_part], w->stream_id, w->end_us))
+        return; /* committed before a restart or rebalance: rebuilt, not published again */
+    mets_batch *b;
+    while (!(b = mets_workers_acquire(d->workers))) /* every batch in flight: back-pressure */
+        publish_oldest(d, true);
+    mets_batch_meta *m = &b->meta[b->n];
+    snprintf(m->stream_id, sizeof m->stream_id, "%s", w->stream_id);
+    m->start_us = w->start_us, m->end_us = w->end_us, m->flags = w->flags, m->present = w->present;
+    m->partition = d->cur_part, m->frame_ts_ms = d->cur_ts_ms;
+    memcpy(mets_batch_window(b, b->n), w->mv, (size_t)METS_ECG_LEADS * b->samples * sizeof(float));
+    if (++b->n == b->cap)
+        mets_workers_submit(d->workers, b);
 }
 
-static void handle(metsd *d, const rd_kafka_message_t *m)
+/* ---- frames in ---- */
+
+static void dead_letter(metsd *d, const rd_kafka_message_t *m, mets_frame_reason why, const char *text)
 {
-    mets_frame_reason why;
-    mets_err err;
-    d->frames++;
-    mets_counter_inc(d->m_frames, 0);
-    if (mets_frame_decode(m->payload, m->len, &d->frame, &why, &err) == 0) {
-        if (mets_windower_push(d->win, &d->frame, on_window, d, &err) == 0)
-            return;
-        why = METS_FRAME_STREAM_CAP; /* the only frame the windower refuses: still accounted for */
-    }
     uint8_t *bytes;
     size_t len;
-    char key[64];
-    snprintf(key, sizeof key, "%s/%d/%lld", rd_kafka_topic_name(m->rkt), m->partition, (long long)m->offset);
-    if (mets_output_dead_letter(m->payload, m->len, rd_kafka_topic_name(m->rkt), m->partition, m->offset, why,
-                                err.msg, &bytes, &len, &err) == 0)
-        produce(d, d->cfg.kafka.topics.dead_letter, key, bytes, len);
+    mets_err err;
+    if (mets_output_dead_letter(m->payload, m->len, rd_kafka_topic_name(m->rkt), m->partition, m->offset, why, text,
+                                &bytes, &len, &err) == 0)
+        produce(d, d->cfg.kafka.topics.dead_letter, RD_KAFKA_PARTITION_UA, m->key, m->key_len, bytes, len);
     mets_counter_inc(d->m_dead, (int)why);
     d->dead++;
 }
 
-/* Outputs first, then offsets: a crash in between redelivers, never loses. */
-static void commit(metsd *d)
+static void handle(metsd *d, const rd_kafka_message_t *m)
 {
-    flush_batch(d);
-    if (rd_kafka_flush(d->producer, 30000)) {
-        say(3, "outputs not delivered within 30 s: offsets not committed");
+    mets_recovery *r = m->partition < d->nparts ? d->rec[m->partition] : NULL;
+    if (!r) {
+        say(4, "a frame of partition %d, which is not assigned: skipped", m->partition);
         return;
     }
-    rd_kafka_resp_err_t e = rd_kafka_commit(d->consumer, NULL, 0);
-    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        say(4, "commit: %s", rd_kafka_err2str(e));
+    bool is_new = mets_recovery_is_new(r, m->offset), feed = false;
+    mets_counter_inc(is_new ? d->m_frames : d->m_replayed, 0);
+    d->frames += is_new;
+    mets_frame_reason why;
+    mets_err err;
+    if (mets_frame_decode(m->payload, m->len, &d->frame, &why, &err) == 0) {
+        if (mets_recovery_frame(r, d->frame.stream_id, d->frame.t0_us, m->offset, &feed, &err)) {
+            say(2, "%s", err.msg);
+            fatal(d);
+            return;
+        }
+        rd_kafka_timestamp_type_t tstype;
+        d->cur_part = m->partition, d->cur_ts_ms = rd_kafka_message_timestamp(m, &tstype);
+        if (!feed || mets_windower_push(d->win, &d->frame, on_window, d, &err) == 0) {
+            mets_recovery_done(r, m->offset);
+            return;
+        }
+        mets_recovery_drop(r, d->frame.stream_id);
+        why = METS_FRAME_STREAM_CAP; /* the only frame the windower refuses: still accounted for */
+    }
+    if (is_new) /* a replayed frame had its dead letter before */
+        dead_letter(d, m, why, err.msg);
+    mets_recovery_done(r, m->offset);
 }
 
-static rd_kafka_conf_t *kafka_conf(const metsd *d, char *errstr, size_t size)
+/* ---- partitions: state read back on assignment, dropped on revocation ---- */
+
+static mets_recovery_params recovery_params(const metsd *d)
+{
+    mets_recovery_params p = mets_recovery_default_params();
+    p.window_us = llround(d->cfg.window.length_s * 1e6), p.hop_us = llround(d->cfg.window.hop_s * 1e6);
+    p.margin_us = REBUILD_MARGIN_S * 1000000LL, p.idle_us = llround(d->cfg.streams.idle_timeout_s * 1e6);
+    return p;
+}
+
+static int grow_parts(metsd *d, int32_t p)
+{
+    if (p < d->nparts)
+        return 0;
+    mets_recovery **rec = realloc(d->rec, (size_t)(p + 1) * sizeof *rec);
+    if (!rec)
+        return METS_ENOMEM;
+    memset(rec + d->nparts, 0, (size_t)(p + 1 - d->nparts) * sizeof *rec);
+    d->rec = rec, d->nparts = p + 1;
+    return 0;
+}
+
+/* Reads the state partitions of `parts` (frames partitions with fresh recovery objects) from the start
+ * to the last stable offset, restoring every record. */
+static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *sl = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        rd_kafka_topic_partition_list_add(sl, d->cfg.kafka.topics.state, parts->elems[i].partition)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(d->state_reader, sl);
+    rd_kafka_topic_partition_list_destroy(sl);
+    if (e) {
+        say(3, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_err2str(e));
+        return -1;
+    }
+    int left = parts->cnt, records = 0, rc = 0;
+    double deadline = now() + STATE_READ_TIMEOUT_S;
+    while (left > 0 && !rc) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(d->state_reader, 200);
+        if (!m) {
+            if (now() > deadline) {
+                say(3, "state topic %s: not read to its end within %d s", d->cfg.kafka.topics.state,
+                    STATE_READ_TIMEOUT_S);
+                rc = -1;
+            }
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            left--;
+        } else if (m->err) {
+            say(3, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_message_errstr(m));
+            rc = -1;
+        } else if (m->partition < d->nparts && d->rec[m->partition]) {
+            mets_err err;
+            records++;
+            if (mets_recovery_restore(d->rec[m->partition], d->alerter, m->key, m->key_len, m->payload, m->len, &err))
+                say(4, "state partition %d offset %lld: %s", m->partition, (long long)m->offset, err.msg);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(d->state_reader, NULL);
+    say(6, "restored %d state records for %d partitions", records, parts->cnt);
+    return rc;
+}
+
+static void drop_stream(void *ctx, const char *stream_id)
+{
+    metsd *d = ctx;
+    mets_windower_drop(d->win, stream_id, NULL, NULL, NULL);
+    mets_alerter_drop(d->alerter, stream_id);
+}
+
+/* Forgets partition p's streams here: their state lives on in the state topic. */
+static void part_close(metsd *d, int32_t p)
+{
+    if (p >= d->nparts || !d->rec[p])
+        return;
+    mets_recovery_each_stream(d->rec[p], drop_stream, d);
+    mets_recovery_free(d->rec[p]);
+    d->rec[p] = NULL;
+}
+
+/* Opens the partitions of `parts` (offsets: the group's committed ones) and sets each offset to where
+ * reading must start: the restored restart offset. */
+static int parts_open(metsd *d, rd_kafka_topic_partition_list_t *parts)
+{
+    mets_recovery_params rp = recovery_params(d);
+    mets_err err;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        part_close(d, p);
+        if (grow_parts(d, p) || !(d->rec[p] = mets_recovery_new(&rp, &err)))
+            return -1;
+    }
+    if (read_state(d, parts))
+        return -1;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        tp->offset = mets_recovery_start_offset(d->rec[tp->partition], tp->offset);
+        say(6, "partition %d: reading from offset %lld", tp->partition, (long long)tp->offset);
+    }
+    return 0;
+}
+
+/* The assigned frames partitions with the next offset of each. */
+static rd_kafka_topic_partition_list_t *positions(const metsd *d)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(d->nparts);
+    for (int32_t p = 0; p < d->nparts; p++)
+        if (d->rec[p] && mets_recovery_next_offset(d->rec[p]) >= 0)
+            rd_kafka_topic_partition_list_add(l, d->cfg.kafka.topics.frames, p)->offset =
+                mets_recovery_next_offset(d->rec[p]);
+    return l;
+}
+
+/* After an aborted transaction: every assigned partition starts again from its committed state. */
+static void rewind_all(metsd *d)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(d->nparts);
+    for (int32_t p = 0; p < d->nparts; p++)
+        if (d->rec[p])
+            rd_kafka_topic_partition_list_add(l, d->cfg.kafka.topics.frames, p)->offset = RD_KAFKA_OFFSET_INVALID;
+    rd_kafka_committed(d->consumer, l, KAFKA_TIMEOUT_MS);
+    rd_kafka_error_t *e = NULL;
+    if (parts_open(d, l) || (e = rd_kafka_seek_partitions(d->consumer, l, KAFKA_TIMEOUT_MS))) {
+        say(2, "rewinding after an abort failed%s%s", e ? ": " : "", e ? rd_kafka_error_string(e) : "");
+        fatal(d);
+    }
+    for (int i = 0; i < l->cnt && !e; i++)
+        if (l->elems[i].err)
+            say(3, "rewinding partition %d: %s", l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
+    if (e)
+        rd_kafka_error_destroy(e);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ---- commits ---- */
+
+/* Classifies a transaction error: fatal (fenced, or the producer is unusable) ends the process for
+ * systemd to restart; anything else aborts the transaction and rewinds. Returns false. */
+static bool txn_failed(metsd *d, rd_kafka_error_t *e, const char *what)
+{
+    say(3, "transaction %s: %s", what, rd_kafka_error_string(e));
+    bool is_fatal = rd_kafka_error_is_fatal(e);
+    rd_kafka_error_destroy(e);
+    if (is_fatal) {
+        fatal(d);
+        return false;
+    }
+    drain(d); /* nothing may be in flight while the partitions rewind */
+    if (d->in_txn && (e = rd_kafka_abort_transaction(d->producer, KAFKA_TIMEOUT_MS))) {
+        say(2, "transaction abort: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        fatal(d);
+        return false;
+    }
+    d->in_txn = d->failed_in_txn = false;
+    mets_counter_inc(d->m_txn, TXN_ABORTED);
+    if (!d->revoking) /* revoked partitions are the next owner's to redo */
+        rewind_all(d);
+    return false;
+}
+
+static int state_sink(void *ctx, const void *key, size_t klen, const void *value, size_t vlen, mets_err *err)
+{
+    metsd *d = ctx;
+    uint8_t *copy = value ? malloc(vlen ? vlen : 1) : NULL;
+    if (value && !copy)
+        return mets_err_set(err, METS_ENOMEM, "out of memory");
+    if (value)
+        memcpy(copy, value, vlen);
+    produce(d, d->cfg.kafka.topics.state, d->cur_part, key, klen, copy, vlen);
+    return 0;
+}
+
+static void flush_idle(void *ctx, const char *stream_id)
+{
+    metsd *d = ctx;
+    mets_windower_drop(d->win, stream_id, on_window, d, NULL);
+}
+
+/* Ends a transaction with the offsets: true when it committed. Retriable errors are retried a few
+ * times. */
+static bool txn_commit(metsd *d, rd_kafka_topic_partition_list_t *offsets)
+{
+    rd_kafka_error_t *e = NULL;
+    if (d->failed_in_txn)
+        return txn_failed(d, rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "an output was refused"), "produce");
+    for (int tries = 0; tries < 5; tries++) {
+        if (offsets->cnt) {
+            rd_kafka_consumer_group_metadata_t *g = rd_kafka_consumer_group_metadata(d->consumer);
+            e = rd_kafka_send_offsets_to_transaction(d->producer, offsets, g, KAFKA_TIMEOUT_MS);
+            rd_kafka_consumer_group_metadata_destroy(g);
+        }
+        if (!e)
+            e = rd_kafka_commit_transaction(d->producer, KAFKA_TIMEOUT_MS);
+        if (!e || !rd_kafka_error_is_retriable(e))
+            break;
+        say(4, "transaction commit: %s: retrying", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        e = NULL;
+    }
+    if (e)
+        return txn_failed(d, e, "commit");
+    d->in_txn = false;
+    mets_counter_inc(d->m_txn, TXN_COMMITTED);
+    return true;
+}
+
+static void update_lag(metsd *d, const rd_kafka_topic_partition_list_t *offsets)
+{
+    for (int i = 0; i < offsets->cnt; i++) {
+        int64_t lo, hi;
+        int32_t p = offsets->elems[i].partition;
+        if (d->m_lag && p < MAX_LAG_PARTITIONS &&
+            !rd_kafka_get_watermark_offsets(d->consumer, d->cfg.kafka.topics.frames, p, &lo, &hi) && hi >= 0)
+            mets_gauge_set(d->m_lag, p, (double)(hi - offsets->elems[i].offset));
+    }
+}
+
+/* Outputs, the state records that describe them and the input offsets, committed together. */
+static void commit(metsd *d)
+{
+    if (d->exit_code)
+        return; /* after a fatal error nothing more is committed: the restart redoes it */
+    double t0 = now();
+    for (int32_t p = 0; p < d->nparts; p++)
+        if (d->rec[p]) {
+            d->cur_part = p, d->cur_ts_ms = wall_ms();
+            mets_recovery_sweep(d->rec[p], flush_idle, d);
+        }
+    drain(d);
+    mets_err err;
+    for (int32_t p = 0; p < d->nparts && !d->exit_code; p++) {
+        d->cur_part = p;
+        if (d->rec[p] && mets_recovery_checkpoint(d->rec[p], d->alerter, state_sink, d, &err)) {
+            say(2, "%s", err.msg);
+            fatal(d);
+        }
+    }
+    if (d->exit_code)
+        return;
+    rd_kafka_topic_partition_list_t *offsets = positions(d);
+    if (d->eos) {
+        if (d->in_txn && txn_commit(d, offsets))
+            update_lag(d, offsets);
+    } else if (offsets->cnt) {
+        rd_kafka_resp_err_t e = rd_kafka_flush(d->producer, KAFKA_TIMEOUT_MS);
+        if (e)
+            say(3, "outputs not delivered within %d s: offsets not committed", KAFKA_TIMEOUT_MS / 1000);
+        else if ((e = rd_kafka_commit(d->consumer, offsets, 0)))
+            say(4, "commit: %s", rd_kafka_err2str(e));
+        else
+            update_lag(d, offsets);
+    }
+    rd_kafka_topic_partition_list_destroy(offsets);
+    mets_gauge_set(d->m_streams, 0, mets_windower_stats(d->win).streams);
+    mets_histogram_observe(d->m_stage, STAGE_COMMIT, now() - t0);
+}
+
+/* Eager rebalancing: on revocation everything done so far is committed (or, failing that, aborted and
+ * left to the next owner) and the partitions' streams forgotten; on assignment their state is read back
+ * and reading starts where the rebuild needs it. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    metsd *d = opaque;
+    if (why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_committed(rk, parts, KAFKA_TIMEOUT_MS);
+        if (parts_open(d, parts)) {
+            say(2, "could not restore the state of the assigned partitions");
+            fatal(d);
+        }
+        rd_kafka_assign(rk, parts);
+        say(6, "assigned %d partition%s", parts->cnt, parts->cnt == 1 ? "" : "s");
+        return;
+    }
+    d->revoking = true;
+    commit(d);
+    d->revoking = false;
+    for (int i = 0; i < parts->cnt; i++)
+        part_close(d, parts->elems[i].partition);
+    rd_kafka_assign(rk, NULL);
+    say(6, "revoked %d partition%s", parts->cnt, parts->cnt == 1 ? "" : "s");
+}
+
+/* ---- set-up ---- */
+
+static rd_kafka_conf_t *kafka_conf(const metsd *d, const char *(*extra)[2], char *errstr, size_t size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int bad = rd_kafka_conf_set(conf, "bootstrap.servers", d->cfg.kafka.bootstrap_servers, errstr, size) != 0;
     for (int i = 0; i < d->cfg.kafka.properties.n && !bad; i++)
         bad = rd_kafka_conf_set(conf, d->cfg.kafka.properties.items[i].key, d->cfg.kafka.properties.items[i].value,
                                 errstr, size) != 0;
+    for (int i = 0; extra[i][0] && !bad; i++)
+        bad = rd_kafka_conf_set(conf, extra[i][0], extra[i][1], errstr, size) != 0;
     if (bad) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -263,34 +655,107 @@ static rd_kafka_conf_t *kafka_conf(const metsd *d, char *errstr, size_t size)
     return conf;
 }
 
-static int open_kafka(metsd *d)
+/* Whether the pass-through properties set `name` (then metsd leaves its own default out). */
+static bool user_sets(const metsd *d, const char *name)
 {
-    char errstr[512];
-    rd_kafka_conf_t *pc = kafka_conf(d, errstr, sizeof errstr), *cc = kafka_conf(d, errstr, sizeof errstr);
-    if (pc && (rd_kafka_conf_set(pc, "enable.idempotence", "true", errstr, sizeof errstr) ||
-               rd_kafka_conf_set(pc, "linger.ms", "5", errstr, sizeof errstr)))
-        rd_kafka_conf_destroy(pc), pc = NULL;
-    if (cc && (rd_kafka_conf_set(cc, "group.id", d->cfg.kafka.group_id, errstr, sizeof errstr) ||
-               rd_kafka_conf_set(cc, "enable.auto.commit", "false", errstr, sizeof errstr) ||
-               rd_kafka_conf_set(cc, "auto.offset.reset", "earliest", errstr, sizeof errstr) ||
-               rd_kafka_conf_set(cc, "isolation.level", "read_committed", errstr, sizeof errstr)))
-        rd_kafka_conf_destroy(cc), cc = NULL;
+    for (int i = 0; i < d->cfg.kafka.properties.n; i++)
+        if (!strcmp(d->cfg.kafka.properties.items[i].key, name))
+            return true;
+    return false;
+}
+
+/* The partition count of `topic`, or -1 with the reason logged. */
+static int partition_count(rd_kafka_t *rk, const char *topic)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = t ? rd_kafka_metadata(rk, 0, t, &md, KAFKA_TIMEOUT_MS) : RD_KAFKA_RESP_ERR__FAIL;
+    int n = -1;
+    if (!e && md->topic_cnt == 1 && !md->topics[0].err)
+        n = md->topics[0].partition_cnt;
+    else
+        say(3, "topic %s: %s", topic, rd_kafka_err2str(e ? e : md->topics[0].err));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return n;
+}
+
+static int open_kafka(metsd *d, const char *instance)
+{
+    char errstr[512], txn_id[512], group[512];
+    snprintf(txn_id, sizeof txn_id, "%s-%s", d->cfg.kafka.group_id, instance);
+    snprintf(group, sizeof group, "%s-state-reader", d->cfg.kafka.group_id);
+    const char *producer_props[5][2] = {{"enable.idempotence", "true"}, {"linger.ms", "5"}};
+    int np = 2;
+    if (d->eos) {
+        producer_props[np][0] = "transactional.id", producer_props[np++][1] = txn_id;
+        /* A crashed instance's open transaction blocks read_committed readers of its partitions until
+         * the broker aborts it (a restart with the same id aborts it at once): 10 s, not the default
+         * minute, unless the properties say otherwise. */
+        if (!user_sets(d, "transaction.timeout.ms"))
+            producer_props[np][0] = "transaction.timeout.ms", producer_props[np++][1] = "10000";
+    }
+    const char *consumer_props[][2] = {{"group.id", d->cfg.kafka.group_id},
+                                       {"enable.auto.commit", "false"},
+                                       {"enable.auto.offset.store", "false"},
+                                       {"auto.offset.reset", "earliest"},
+                                       {"isolation.level", "read_committed"},
+                                       {"partition.assignment.strategy", "range"},
+                                       {NULL, NULL}};
+    const char *reader_props[][2] = {{"group.id", group},
+                                     {"enable.auto.commit", "false"},
+                                     {"enable.partition.eof", "true"},
+                                     {"isolation.level", "read_committed"},
+                                     {NULL, NULL}};
+    rd_kafka_conf_t *pc = kafka_conf(d, producer_props, errstr, sizeof errstr), *cc = NULL, *rc = NULL;
+    if (pc && (cc = kafka_conf(d, consumer_props, errstr, sizeof errstr)))
+        rc = kafka_conf(d, reader_props, errstr, sizeof errstr);
     if (pc) {
         rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
         rd_kafka_conf_set_opaque(pc, d);
     }
-    if (!pc || !cc || !(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr)) ||
-        !(d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr))) {
+    if (cc) {
+        rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+        rd_kafka_conf_set_opaque(cc, d);
+    }
+    if (!pc || !cc || !rc || !(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr)) ||
+        !(d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr)) ||
+        !(d->state_reader = rd_kafka_new(RD_KAFKA_CONSUMER, rc, errstr, sizeof errstr))) {
         say(3, "kafka: %s", errstr);
         return -1;
     }
     rd_kafka_poll_set_consumer(d->consumer);
+    rd_kafka_poll_set_consumer(d->state_reader);
+    int nframes = partition_count(d->consumer, d->cfg.kafka.topics.frames);
+    int nstate = nframes < 0 ? -1 : partition_count(d->consumer, d->cfg.kafka.topics.state);
+    if (nframes < 0 || nstate < 0)
+        return -1;
+    if (nstate != nframes) {
+        say(3, "the state topic %s has %d partitions, the frames topic %s %d: they must be equal (state partition "
+            "p holds the state of frames partition p); create %s with %d partitions and cleanup.policy=compact",
+            d->cfg.kafka.topics.state, nstate, d->cfg.kafka.topics.frames, nframes, d->cfg.kafka.topics.state, nframes);
+        return -1;
+    }
+    if (grow_parts(d, nframes - 1))
+        return -1;
+    if (d->eos) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(d->producer, KAFKA_TIMEOUT_MS);
+        if (e) {
+            say(3, "transactions (transactional.id %s): %s", txn_id, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            return -1;
+        }
+    }
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, d->cfg.kafka.topics.frames, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(d->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e)
         say(3, "subscribe to %s: %s", d->cfg.kafka.topics.frames, rd_kafka_err2str(e));
+    else
+        say(6, "%s as %s, %d partitions", d->eos ? "exactly-once" : "at-least-once", txn_id, nframes);
     return e ? -1 : 0;
 }
 
@@ -306,7 +771,8 @@ static mets_alerter *new_alerter(const mets_config *cfg, const mets_labels *labe
         al[i] = (mets_alert_label){labels->labels[i].group, labels->labels[i].name,
                                    mets_config_policy(cfg, labels->labels[i].group, labels->labels[i].name)};
     mets_alert_params ap = mets_alert_default_params();
-    ap.max_streams = cfg->streams.max_streams, ap.model_version = cfg->models.ecg;
+    /* Alert state outlives the window state of idle streams (pipeline/recovery.h): room for more streams. */
+    ap.max_streams = 4 * cfg->streams.max_streams, ap.model_version = cfg->models.ecg;
     ap.prompt_set_version = cfg->models.labels;
     mets_alerter *a = mets_alerter_new(&ap, al, labels->nlabels, err);
     free(al);
@@ -335,18 +801,11 @@ static int open_pipeline(metsd *d, mets_err *err)
     wp.rate_hz = a->rate_hz, wp.length_s = d->cfg.window.length_s, wp.hop_s = d->cfg.window.hop_s;
     wp.max_gap_s = d->cfg.window.max_gap_s, wp.max_reorder_frames = d->cfg.window.max_reorder_frames;
     wp.max_streams = d->cfg.streams.max_streams;
-    d->samples = a->samples;
     if (wp.length_s * a->rate_hz != a->samples)
         return mets_err_set(err, METS_EINVAL, "%s: window.length_s %g s, but the model takes %d samples at %d Hz",
                             d->cfg.file, wp.length_s, a->samples, a->rate_hz);
-    int L = d->labels->nlabels;
-    d->mv = malloc((size_t)BATCH * METS_ECG_LEADS * a->samples * sizeof *d->mv);
-    d->emb = malloc((size_t)BATCH * a->embed_dim * sizeof *d->emb);
-    d->cos = malloc((size_t)BATCH * L * sizeof *d->cos), d->prob = malloc((size_t)BATCH * L * sizeof *d->prob);
-    if (!d->mv || !d->emb || !d->cos || !d->prob)
-        return mets_err_set(err, METS_ENOMEM, "out of memory");
-    if (!(d->win = mets_windower_new(&wp, err)) || !(d->scorer = mets_scorer_new(d->enc, d->bank, BATCH, err)) ||
-        !(d->alerter = new_alerter(&d->cfg, d->labels, err)))
+    if (!(d->win = mets_windower_new(&wp, err)) || !(d->alerter = new_alerter(&d->cfg, d->labels, err)) ||
+        !(d->workers = mets_workers_new(d->enc, d->bank, d->cfg.pipeline.workers, d->cfg.pipeline.batch_windows, err)))
         return err->code;
     return size_events(d, err);
 }
@@ -355,22 +814,30 @@ static bool healthy(void *ctx, char *reason, size_t size)
 {
     metsd *d = ctx;
     long idle = (long)now() - atomic_load(&d->last_turn);
-    if (idle <= 10)
-        return true;
-    snprintf(reason, size, "the processing loop has not turned for %ld s", idle);
-    return false;
+    double stuck = mets_workers_oldest_age(d->workers);
+    if (idle > STUCK_S)
+        snprintf(reason, size, "the consuming loop has not turned for %ld s", idle);
+    else if (stuck > STUCK_S)
+        snprintf(reason, size, "a batch of windows has been scoring for %.0f s", stuck);
+    return idle <= STUCK_S && stuck <= STUCK_S;
 }
 
 /* Prometheus metrics, served on metrics.listen when metrics.enabled. */
 static int open_metrics(metsd *d, mets_err *err)
 {
     static const char *const states[] = {"raised", "updated", "cleared"}, *const results[] = {"ok", "failed"};
-    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+    static const char *const stages[] = {"encode", "publish", "commit"}, *const outputs[] = {"embedding", "alert"};
+    static const char *const txn[] = {"committed", "aborted"};
+    static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5, 10};
+    static const double lat[] = {0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 20, 60};
     const char *reasons[METS_FRAME_NREASONS];
     for (int i = 0; i < METS_FRAME_NREASONS; i++)
         reasons[i] = mets_frame_reason_name((mets_frame_reason)i);
     mets_metrics *m = d->metrics = mets_metrics_new(err);
-    if (!m || !(d->m_frames = mets_metrics_add_counter(m, "mets_frames_total", "EcgFrames consumed", NULL, NULL, 0, err)) ||
+    if (!m || !(d->m_frames = mets_metrics_add_counter(m, "mets_frames_total", "EcgFrames consumed (new ones, not "
+                                                       "those re-read to rebuild windows)", NULL, NULL, 0, err)) ||
+        !(d->m_replayed = mets_metrics_add_counter(m, "mets_frames_replayed_total", "frames re-read after a restart "
+                                                   "or rebalance to rebuild windows", NULL, NULL, 0, err)) ||
         !(d->m_dead = mets_metrics_add_counter(m, "mets_frames_dead_lettered_total", "frames sent to the dead-letter topic",
                                                "reason", reasons, METS_FRAME_NREASONS, err)) ||
         !(d->m_windows = mets_metrics_add_counter(m, "mets_windows_total", "windows scored, one embedding each", NULL,
@@ -380,9 +847,15 @@ static int open_metrics(metsd *d, mets_err *err)
         !(d->m_failed = mets_metrics_add_counter(m, "mets_deliveries_failed_total", "outputs the broker did not take",
                                                  NULL, NULL, 0, err)) ||
         !(d->m_reloads = mets_metrics_add_counter(m, "mets_reloads_total", "SIGHUP reloads", "result", results, 2, err)) ||
+        !(d->m_txn = mets_metrics_add_counter(m, "mets_transactions_total", "transactions ended", "result", txn, 2,
+                                              err)) ||
         !(d->m_streams = mets_metrics_add_gauge(m, "mets_streams", "streams with window state", NULL, NULL, 0, err)) ||
-        !(d->m_score = mets_metrics_add_histogram(m, "mets_score_batch_seconds", "time to score one batch of windows",
-                                                  NULL, NULL, 0, bounds, 10, err)))
+        !(d->m_stage = mets_metrics_add_histogram(m, "mets_stage_seconds", "time per stage: encode a batch (queue "
+                                                  "included), publish a batch, commit", "stage", stages, NSTAGES,
+                                                  bounds, 13, err)) ||
+        !(d->m_latency = mets_metrics_add_histogram(m, "mets_frame_to_output_seconds", "from the Kafka timestamp of "
+                                                    "the frame that completed a window to its output being produced",
+                                                    "output", outputs, 2, lat, 14, err)))
         return err->code;
     atomic_store(&d->last_turn, (long)now());
     if (!d->cfg.metrics.enabled)
@@ -391,6 +864,21 @@ static int open_metrics(metsd *d, mets_err *err)
         return err->code;
     say(6, "metrics on port %d: /metrics, /healthz", mets_metrics_server_port(d->http));
     return 0;
+}
+
+/* The lag gauge, once the frames topic's partitions are known. */
+static int open_lag_metric(metsd *d, mets_err *err)
+{
+    static char names[MAX_LAG_PARTITIONS][8];
+    const char *parts[MAX_LAG_PARTITIONS];
+    int np = d->nparts < MAX_LAG_PARTITIONS ? d->nparts : MAX_LAG_PARTITIONS;
+    for (int i = 0; i < np; i++) {
+        snprintf(names[i], sizeof names[i], "%d", i);
+        parts[i] = names[i];
+    }
+    d->m_lag = mets_metrics_add_gauge(d->metrics, "mets_consumer_lag", "frames not yet processed, per frames "
+                                      "partition (at the last commit)", "partition", parts, np, err);
+    return d->m_lag ? 0 : err->code;
 }
 
 /* Whether two configurations give every label the same alert policy. */
@@ -415,8 +903,9 @@ static int same_labels(const mets_labels *a, const mets_labels *b)
 
 /* SIGHUP: the configuration file, the label prompts (re-embedded by the C language model) and the alert
  * policies again. Anything that fails keeps the running set whole. Prompts alone change without touching
- * alert state; a changed label set or policy starts the alert state machine over. Kafka, window and model
- * settings take a restart. */
+ * alert state; a changed label set or policy starts the alert state machine over (state records written
+ * for the old label set are refused on restore, so a restart after that starts over too). Kafka, window
+ * and model settings take a restart. */
 static void reload(metsd *d, const char *path)
 {
     mets_config cfg = {0};
@@ -436,12 +925,15 @@ static void reload(metsd *d, const char *path)
         mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
-    flush_batch(d); /* windows gathered so far are scored with the prompts they came in under */
-    mets_scorer_set_bank(d->scorer, bank);
+    drain(d); /* windows gathered so far are scored with the prompts they came in under */
+    if (mets_workers_set_bank(d->workers, bank, &err)) {
+        say(4, "reload failed, keeping the running configuration: %s", err.msg);
+        mets_counter_inc(d->m_reloads, 1);
+        goto out;
+    }
     mets_promptbank *old_bank = d->bank;
     mets_labels *old_labels = d->labels;
-    d->bank = bank, d->labels = labels, bank = NULL, labels = old_labels;
-    mets_promptbank_free(old_bank);
+    d->bank = bank, d->labels = labels, bank = old_bank, labels = old_labels;
     if (alerter) {
         mets_alerter *old = d->alerter;
         d->alerter = alerter, alerter = old;
@@ -463,28 +955,36 @@ out:
 static void close_all(metsd *d)
 {
     mets_metrics_server_stop(d->http);
-    mets_metrics_destroy(d->metrics);
     if (d->consumer) {
-        rd_kafka_consumer_close(d->consumer);
+        rd_kafka_consumer_close(d->consumer); /* a last revocation: commits what is done (unless failed) */
         rd_kafka_destroy(d->consumer);
+    }
+    if (d->state_reader) {
+        rd_kafka_consumer_close(d->state_reader);
+        rd_kafka_destroy(d->state_reader);
     }
     if (d->producer)
         rd_kafka_destroy(d->producer);
+    mets_workers_free(d->workers);
+    for (int32_t p = 0; p < d->nparts; p++)
+        mets_recovery_free(d->rec[p]);
+    free(d->rec);
+    mets_metrics_destroy(d->metrics);
     mets_alerter_free(d->alerter);
-    mets_scorer_free(d->scorer);
     mets_windower_free(d->win);
     mets_frame_release(&d->frame);
     mets_promptbank_free(d->bank);
     mets_labels_free(d->labels);
     mets_textenc_free(d->te);
     mets_ecgenc_free(d->enc);
-    free(d->mv), free(d->emb), free(d->cos), free(d->prob), free(d->events);
+    free(d->events);
     mets_config_free(&d->cfg);
 }
 
 static void run(metsd *d, const char *path)
 {
     double last_commit = now(), last_ping = 0;
+    char reason[128];
     while (!stopping) {
         if (reload_requested) {
             reload_requested = 0;
@@ -493,11 +993,13 @@ static void run(metsd *d, const char *path)
             sd_notify(0, "READY=1");
         }
         atomic_store(&d->last_turn, (long)now());
-        if (now() - last_ping >= 1.0) { /* alive: this loop turned (a stuck stage stops the pings) */
+        if (now() - last_ping >= 1.0 && healthy(d, reason, sizeof reason)) {
             sd_notify(0, "WATCHDOG=1");
             last_ping = now();
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, 100);
+        while (publish_oldest(d, false))
+            ;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, mets_workers_in_flight(d->workers) ? 5 : 100);
         if (m && !m->err)
             handle(d, m);
         else if (m && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -505,7 +1007,7 @@ static void run(metsd *d, const char *path)
         if (m)
             rd_kafka_message_destroy(m);
         else
-            flush_batch(d); /* idle: do not hold windows back */
+            submit_partial(d); /* idle: do not hold windows back */
         rd_kafka_poll(d->producer, 0);
         if (now() - last_commit >= d->cfg.delivery.commit_interval_ms / 1000.0) {
             commit(d);
@@ -516,25 +1018,30 @@ static void run(metsd *d, const char *path)
 }
 
 static const char usage_text[] =
-    "usage: metsd [-c FILE] [--bootstrap HOST:PORT] [--print-alerts] | --check-config [FILE] | --version\n"
+    "usage: metsd [-c FILE] [--bootstrap HOST:PORT] [--instance ID] [--print-alerts] | --check-config [FILE] | "
+    "--version\n"
     "  -c, --config FILE     the configuration (default conf/metsd.yaml)\n"
     "  -b, --bootstrap H:P   Kafka brokers, instead of the file's kafka.bootstrap_servers ($METS_BOOTSTRAP too)\n"
+    "  -i, --instance ID     this process's stable name in the group (default delivery.instance_id,\n"
+    "                        $METS_INSTANCE, else the host name); the transactional.id is GROUP-ID\n"
     "      --print-alerts    also print every alert as a JSON line on stdout\n"
     "      --check-config    load and check the configuration and the files it names, then exit\n";
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"bootstrap", required_argument, NULL, 'b'},
-        {"print-alerts", no_argument, NULL, 'P'}, {"check-config", no_argument, NULL, 'C'},
-        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *path = "conf/metsd.yaml", *bootstrap = getenv("METS_BOOTSTRAP");
+        {"config", required_argument, NULL, 'c'},   {"bootstrap", required_argument, NULL, 'b'},
+        {"instance", required_argument, NULL, 'i'}, {"print-alerts", no_argument, NULL, 'P'},
+        {"check-config", no_argument, NULL, 'C'},   {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    const char *path = "conf/metsd.yaml", *bootstrap = getenv("METS_BOOTSTRAP"), *instance = getenv("METS_INSTANCE");
     static metsd d;
     int c, check = 0;
-    while ((c = getopt_long(argc, argv, "c:b:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:b:i:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': path = optarg; break;
         case 'b': bootstrap = optarg; break;
+        case 'i': instance = optarg; break;
         case 'P': d.print_alerts = 1; break;
         case 'C': check = 1; break;
         case 'V': printf("metsd %s\n", METS_VERSION); return 0;
@@ -545,31 +1052,47 @@ int main(int argc, char **argv)
     if (check)
         return mets_config_check_main(optind < argc ? argv[optind] : path);
     mets_err err;
-    if (mets_config_load(path, &d.cfg, &err) || mets_config_check_files(&d.cfg, &err) || open_pipeline(&d, &err) ||
-        open_metrics(&d, &err)) {
+    char host[256] = "metsd";
+    if (mets_config_load(path, &d.cfg, &err) || mets_config_check_files(&d.cfg, &err)) {
         say(3, "%s", err.msg);
         close_all(&d);
         return 1;
     }
+    log_level = d.cfg.log.level;
+    d.eos = d.cfg.delivery.mode == METS_DELIVERY_EXACTLY_ONCE;
     if (bootstrap && *bootstrap) {
         free(d.cfg.kafka.bootstrap_servers);
         d.cfg.kafka.bootstrap_servers = strdup(bootstrap);
     }
-    if (d.cfg.delivery.mode == METS_DELIVERY_EXACTLY_ONCE)
-        say(4, "delivery.mode exactly_once is not implemented yet: running at-least-once");
-    if (open_kafka(&d)) {
+    if (!instance || !*instance)
+        instance = d.cfg.delivery.instance_id;
+    if (!instance || !*instance) {
+        gethostname(host, sizeof host - 1);
+        instance = host;
+    }
+    if (open_pipeline(&d, &err)) {
+        say(3, "%s", err.msg);
         close_all(&d);
         return 1;
     }
     signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
+    int rc = open_metrics(&d, &err);
+    if (rc)
+        say(3, "%s", err.msg);
+    else if (!(rc = open_kafka(&d, instance)) && (rc = open_lag_metric(&d, &err)))
+        say(3, "%s", err.msg);
+    if (rc) {
+        close_all(&d);
+        return 1;
+    }
     sd_notifyf(0, "READY=1\nSTATUS=consuming %s", d.cfg.kafka.topics.frames);
-    say(6, "consuming %s from %s as group %s; %d labels", d.cfg.kafka.topics.frames, d.cfg.kafka.bootstrap_servers,
-        d.cfg.kafka.group_id, d.labels->nlabels);
+    say(6, "consuming %s from %s as group %s; %d labels, %d encoder threads", d.cfg.kafka.topics.frames,
+        d.cfg.kafka.bootstrap_servers, d.cfg.kafka.group_id, d.labels->nlabels, d.cfg.pipeline.workers);
     run(&d, path);
     sd_notify(0, "STOPPING=1");
     say(6, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries", d.frames, d.dead,
         d.windows, d.alerts, d.failed);
-    int failed = d.failed != 0;
+    int code = d.exit_code ? d.exit_code : d.failed != 0;
     close_all(&d);
-    return failed;
+    return code;
 }

@@ -11,7 +11,7 @@ METSD=${2:?usage: measure_latency.sh PATH/TO/mets PATH/TO/metsd [SECONDS]}
 duration=${3:-60}
 . "$(dirname "$0")/lib.sh"
 start_real_kafka
-create_topics ecg.frames:4 ecg.embeddings ecg.alerts ecg.deadletter metsd.state:1:cleanup.policy=compact
+create_topics ecg.frames:4 ecg.embeddings ecg.alerts ecg.deadletter metsd.state:4:cleanup.policy=compact
 sed -e "s|\.\./models/|$PWD/models/|" -e "s|labels: labels.yaml|labels: $PWD/conf/labels.yaml|" \
   -e "s|listen: 127.0.0.1:9464|listen: 127.0.0.1:0|" conf/metsd.yaml >"$work/metsd.yaml"
 "$METSD" -c "$work/metsd.yaml" --bootstrap "$bootstrap" >/dev/null 2>"$work/metsd.log" &

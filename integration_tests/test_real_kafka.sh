@@ -11,7 +11,7 @@ METSD=${2:?usage: test_real_kafka.sh PATH/TO/mets PATH/TO/metsd}
 start=$SECONDS
 start_real_kafka
 # The topics of conf/metsd.yaml, as `mets broker` makes them; the state topic compacted.
-create_topics ecg.frames:4 ecg.embeddings ecg.alerts ecg.deadletter metsd.state:1:cleanup.policy=compact
+create_topics ecg.frames:4 ecg.embeddings ecg.alerts ecg.deadletter metsd.state:4:cleanup.policy=compact
 echo "broker $bootstrap up with its topics in $((SECONDS - start)) s"
 metsd_end_to_end
 echo "real Kafka: $((SECONDS - start)) s in all"

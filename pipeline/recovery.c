@@ -32,6 +32,7 @@ struct mets_recovery {
     int64_t next_offset, restored_next, restored_restart; /* -1: none */
     int64_t newest_t0_us;
     bool any_t0;
+    int64_t written_next, written_restart; /* the last partition record written */
 };
 
 mets_recovery_params mets_recovery_default_params(void)
@@ -55,7 +56,7 @@ mets_recovery *mets_recovery_new(const mets_recovery_params *p, mets_err *err)
         return NULL;
     }
     r->p = *p;
-    r->next_offset = r->restored_next = r->restored_restart = -1;
+    r->next_offset = r->restored_next = r->restored_restart = r->written_next = r->written_restart = -1;
     return r;
 }
 
@@ -240,6 +241,11 @@ void mets_recovery_done(mets_recovery *r, int64_t offset)
         r->next_offset = offset + 1;
 }
 
+void mets_recovery_drop(mets_recovery *r, const char *stream_id)
+{
+    stream_remove(r, stream_id);
+}
+
 bool mets_recovery_window_due(const mets_recovery *r, const char *stream_id, int64_t end_us)
 {
     const rstream *s = *slot(r, stream_id);
@@ -327,6 +333,9 @@ int mets_recovery_checkpoint(mets_recovery *r, mets_alerter *alerter, mets_recov
         return rc;
     if (restart < 0 || restart > r->next_offset)
         restart = r->next_offset;
+    if (r->next_offset == r->written_next && restart == r->written_restart)
+        return 0; /* nothing moved: no record, and no transaction needed for it */
+    r->written_next = r->next_offset, r->written_restart = restart;
     Mets__V1__PartitionState m = METS__V1__PARTITION_STATE__INIT;
     m.schema_version = SCHEMA_VERSION, m.next_offset = r->next_offset, m.restart_offset = restart;
     uint8_t buf[64];

@@ -84,6 +84,9 @@ int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, 
 /* The frame at `offset` is handled (fed, skipped or dead-lettered). */
 void mets_recovery_done(mets_recovery *r, int64_t offset);
 
+/* Forgets a stream the caller refused (the stream cap), so that refused ids take no memory here. */
+void mets_recovery_drop(mets_recovery *r, const char *stream_id);
+
 /* Whether a window the windower cut still needs its outputs: false when a committed run already
  * published it. */
 bool mets_recovery_window_due(const mets_recovery *r, const char *stream_id, int64_t end_us);
@@ -99,7 +102,8 @@ typedef int (*mets_recovery_sink)(void *ctx, const void *key, size_t klen, const
                                   mets_err *err);
 
 /* Writes the record of every stream that changed since the last checkpoint (with its state in
- * `alerter`), then the partition record. */
+ * `alerter`), then the partition record if it changed. A failed sink leaves what it did not take to the
+ * next checkpoint only for streams; after a failed transaction, start over from the state topic. */
 int mets_recovery_checkpoint(mets_recovery *r, mets_alerter *alerter, mets_recovery_sink sink, void *ctx,
                              mets_err *err);
 

@@ -28,7 +28,7 @@ static void shipped_config_loads(void)
     CHECK(c.kafka.topics.dead_letter && !strcmp(c.kafka.topics.dead_letter, "ecg.deadletter"));
     CHECK(c.kafka.topics.state && !strcmp(c.kafka.topics.state, "metsd.state"));
     CHECK(c.kafka.properties.n == 1 && !strcmp(c.kafka.properties.items[0].key, "client.id"));
-    CHECK(c.delivery.mode == METS_DELIVERY_EXACTLY_ONCE && c.delivery.commit_interval_ms == 1000);
+    CHECK(c.delivery.mode == METS_DELIVERY_EXACTLY_ONCE && c.delivery.commit_interval_ms == 200 && c.pipeline.workers == 2 && !c.delivery.instance_id);
     CHECK(c.models.ecg && !strcmp(c.models.ecg, "conf/../models/mets-ecg.mets"), "%s", c.models.ecg);
     CHECK(c.models.text && !strcmp(c.models.text, "conf/../models/all-minilm-l6-v2.mets"));
     CHECK(c.models.labels && !strcmp(c.models.labels, "conf/labels.yaml"));
@@ -55,7 +55,7 @@ static void defaults_fill_absent_keys(void)
     CHECK(c.kafka.topics.alerts && !strcmp(c.kafka.topics.alerts, "ecg.alerts"));
     CHECK(c.kafka.topics.embeddings && !strcmp(c.kafka.topics.embeddings, "ecg.embeddings"));
     CHECK(c.kafka.properties.n == 0 && c.alerts.labels.n == 0);
-    CHECK(c.delivery.mode == METS_DELIVERY_EXACTLY_ONCE && c.delivery.commit_interval_ms == 1000);
+    CHECK(c.delivery.mode == METS_DELIVERY_EXACTLY_ONCE && c.delivery.commit_interval_ms == 200 && c.pipeline.workers == 2 && !c.delivery.instance_id);
     CHECK(c.window.length_s == 10 && c.window.hop_s == 2 && c.window.max_gap_s == 2);
     CHECK(c.window.max_reorder_frames == 8 && c.streams.max_streams == 1024);
     const mets_alert_policy *d = mets_config_policy(&c, "rhythm", "AFIB");
@@ -97,7 +97,7 @@ static void unknown_keys_fail_and_name_the_expected_ones(void)
     expect_error("kafka:\n  bootstrap: x\n", "bad.yaml:2:3",
                  "unknown key 'kafka.bootstrap'; expected bootstrap_servers, group_id, topics, properties");
     expect_error("colour: red\n", "bad.yaml:1:1",
-                 "expected kafka, delivery, models, window, streams, alerts, metrics, log");
+                 "expected kafka, delivery, pipeline, models, window, streams, alerts, metrics, log");
     expect_error("alerts:\n  labels:\n    rhythm:\n      VT: {raise: 2}\n", "bad.yaml:4:12",
                  "unknown key 'alerts.labels.rhythm.VT.raise'; expected raise_k, raise_n");
 }
@@ -165,7 +165,7 @@ static void properties_pass_through_as_strings(void)
     mets_err err;
     CHECK(parse("kafka:\n  bootstrap_servers: 'k1:9093,k2:9093'\n  properties:\n    security.protocol: SASL_SSL\n"
                 "    ssl.ca.location: /etc/mets/ca.pem\n    sasl.mechanisms: SCRAM-SHA-512\n"
-                "    socket.timeout.ms: 5000\n    enable.idempotence: true\n"
+                "    socket.timeout.ms: 5000\n    linger.ms: true\n"
                 "models: {ecg: e.mets, text: t.mets, labels: l.yaml}\n", "p.yaml", &c, &err) == 0, "%s", err.msg);
     CHECK(c.kafka.properties.n == 5);
     if (c.kafka.properties.n == 5) {
@@ -178,6 +178,10 @@ static void properties_pass_through_as_strings(void)
                  "kafka.properties.ssl: expected a string value");
     expect_error("kafka:\n  properties:\n    bootstrap.servers: x:1\n", "bad.yaml:3:5",
                  "set kafka.bootstrap_servers instead");
+    expect_error("kafka:\n  properties:\n    partition.assignment.strategy: cooperative-sticky\n", "bad.yaml:3:5",
+                 "cooperative-sticky has known bugs");
+    expect_error("kafka:\n  properties:\n    isolation.level: read_uncommitted\n", "bad.yaml:3:5",
+                 "metsd reads read_committed");
     expect_error("kafka:\n  properties: [a]\n", "bad.yaml:2:15", "expected a mapping of librdkafka properties");
 }
 

@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "devbroker.h"
 
-#define DEFAULT_TOPICS "ecg.frames:4,ecg.embeddings,ecg.alerts,ecg.deadletter,metsd.state"
+#define DEFAULT_TOPICS "ecg.frames:4,ecg.embeddings,ecg.alerts,ecg.deadletter,metsd.state:4"
 
 static const char usage_text[] =
     "usage: mets broker [options]\n"
