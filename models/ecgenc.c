@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "mfile.h"
 
-#define MAX_CONVS (1 + 3 * METS_ECGENC_MAX_STAGES * 8)
+#define MAX_CONVS METS_ECGENC_MAX_CONVS
 
 const char *const mets_ecg_lead_names[METS_ECG_LEADS] = {"I",   "II",  "III", "aVR", "aVL", "aVF",
                                                           "V1",  "V2",  "V3",  "V4",  "V5",  "V6"};
@@ -322,34 +323,73 @@ void mets_ecgenc_ctx_free(mets_ecgenc_ctx *ctx)
     free(ctx);
 }
 
-static void run_conv(const conv_weights *c, const float *x, int n, float *y, float *work)
+/* The optional timing table of mets_ecgenc_encode_timed: each lap adds the time since the previous
+ * one to a step (a convolution's index, or one of the steps below). Without a table it reads no clock. */
+enum { STEP_RELU_ADD = -1, STEP_POOL = -2, STEP_HEAD = -3 };
+
+typedef struct timer {
+    mets_ecgenc_times *t;
+    double mark;
+} timer;
+
+static double clock_s(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void lap(timer *tm, int step)
+{
+    if (!tm->t)
+        return;
+    double now = clock_s();
+    double *slot = step >= 0 ? &tm->t->conv[step]
+                   : step == STEP_RELU_ADD ? &tm->t->relu_add
+                   : step == STEP_POOL     ? &tm->t->pool
+                                           : &tm->t->head;
+    *slot += now - tm->mark;
+    tm->mark = now;
+}
+
+static void run_conv(const mets_ecgenc *enc, int i, const float *x, int n, float *y, float *work, timer *tm)
+{
+    const conv_weights *c = &enc->convs[i];
     mets_conv1d(&c->conv.shape, c->w, c->b, x, n, c->conv.in_len, y, work);
+    lap(tm, i);
 }
 
 /* One residual block from convs[i] on: x -> out, using t as scratch; returns the next conv index. */
 static int run_block(const mets_ecgenc *enc, int i, const float *x, int n, float *t, float *sc, float *out,
-                     float *work)
+                     float *work, timer *tm)
 {
     const conv_weights *c1 = &enc->convs[i], *c2 = &enc->convs[i + 1];
     size_t m = (size_t)n * c2->conv.shape.cout * c2->conv.out_len;
-    run_conv(c1, x, n, t, work);
+    run_conv(enc, i, x, n, t, work, tm);
     mets_relu(t, (size_t)n * c1->conv.shape.cout * c1->conv.out_len);
-    run_conv(c2, t, n, out, work);
+    lap(tm, STEP_RELU_ADD);
+    run_conv(enc, i + 1, t, n, out, work, tm);
     const float *shortcut = x;
     int next = i + 2;
     if (next < enc->nconv && enc->convs[next].conv.role == METS_CONV_DOWN) {
-        run_conv(&enc->convs[next], x, n, sc, work);
+        run_conv(enc, next, x, n, sc, work, tm);
         shortcut = sc, next++;
     }
     for (size_t k = 0; k < m; k++)
         out[k] += shortcut[k];
     mets_relu(out, m);
+    lap(tm, STEP_RELU_ADD);
     return next;
 }
 
 int mets_ecgenc_encode(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *emb,
                        mets_err *err)
+{
+    return mets_ecgenc_encode_timed(enc, ctx, x, n, emb, NULL, err);
+}
+
+int mets_ecgenc_encode_timed(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *emb,
+                             mets_ecgenc_times *times, mets_err *err)
 {
     if (n < 0 || n > ctx->max_batch)
         return mets_err_set(err, METS_EINVAL, "ECG encoder: batch of %d windows, context holds %d", n,
@@ -357,19 +397,24 @@ int mets_ecgenc_encode(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float
     const mets_ecgenc_arch *a = &enc->arch;
     const conv_weights *stem = &enc->convs[0];
     float **b = ctx->buf;
-    run_conv(stem, x, n, b[1], ctx->work);
+    timer tm = {times, times ? clock_s() : 0.0};
+    run_conv(enc, 0, x, n, b[1], ctx->work, &tm);
     mets_relu(b[1], (size_t)n * stem->conv.shape.cout * stem->conv.out_len);
+    lap(&tm, STEP_RELU_ADD);
     mets_maxpool1d(b[1], n * stem->conv.shape.cout, stem->conv.out_len, 3, 2, 1, b[0]);
+    lap(&tm, STEP_POOL);
     for (int i = 1; i < enc->nconv;) {
-        i = run_block(enc, i, b[0], n, b[1], b[2], b[3], ctx->work);
+        i = run_block(enc, i, b[0], n, b[1], b[2], b[3], ctx->work, &tm);
         float *tmp = b[0];
         b[0] = b[3], b[3] = tmp;
     }
     const mets_ecgenc_conv *last = &enc->convs[enc->nconv - 1].conv;
     int channels = a->channels[a->stages - 1], len = last->out_len;
     mets_avgpool1d(b[0], n * channels, len, len, len, 0, ctx->pooled);
+    lap(&tm, STEP_POOL);
     mets_linear(ctx->pooled, n, channels, enc->ecg_w, enc->ecg_b, a->embed_dim, emb);
     mets_l2_normalize(emb, n, a->embed_dim, NULL);
+    lap(&tm, STEP_HEAD);
     return 0;
 }
 

@@ -19,6 +19,7 @@ static const struct {
     {"broker", mets_cmd_broker, "development Kafka broker on loopback (librdkafka's mock cluster)"},
     {"replay", mets_cmd_replay, "publish WFDB records as EcgFrames to Kafka, at real-time pace or faster"},
     {"tail", mets_cmd_tail, "print alerts, embeddings or dead letters from Kafka as JSON lines"},
+    {"plot", mets_cmd_plot, "draw an alert: the ECG strip on paper with its zero-shot scores (SVG or PNG)"},
 };
 
 const char *mets_cli_text_model(const char *flag)
