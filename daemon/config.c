@@ -108,6 +108,8 @@ static const key config_keys[] = {
 };
 
 static const key policy_keys[] = {
+    {"enabled", T_BOOL, .def = "true", .offset = POL(enabled),
+     .doc = "false: the label is scored (and competes in its group) but never raises an alert"},
     {"raise_k", T_INT, .def = "3", .min = 1, .max = 32, .offset = POL(raise_k),
      .doc = "raise when raise_k of the last raise_n windows score at least raise_probability"},
     {"raise_n", T_INT, .def = "4", .min = 1, .max = 32, .offset = POL(raise_n),

@@ -34,6 +34,7 @@ enum { METS_PRIORITY_LOW, METS_PRIORITY_MEDIUM, METS_PRIORITY_HIGH };
 
 /* When an alert for one (stream, label) is raised, cleared and raised again. */
 typedef struct mets_alert_policy {
+    bool enabled;             /* false: scored, never alerts */
     int raise_k, raise_n;     /* raise when k of the last n windows score >= raise_probability */
     double raise_probability;
     int clear_m;              /* clear after m consecutive windows below clear_probability */

@@ -687,7 +687,7 @@ static int open_kafka(metsd *d, const char *instance)
     char errstr[512], txn_id[512], group[512];
     snprintf(txn_id, sizeof txn_id, "%s-%s", d->cfg.kafka.group_id, instance);
     snprintf(group, sizeof group, "%s-state-reader", d->cfg.kafka.group_id);
-    const char *producer_props[5][2] = {{"enable.idempotence", "true"}, {"linger.ms", "5"}};
+    const char *producer_props[5][2] = {{"enable.idempotence", "true"}, {"linger.ms", "5"}}; /* NULL-ended */
     int np = 2;
     if (d->eos) {
         producer_props[np][0] = "transactional.id", producer_props[np++][1] = txn_id;
@@ -697,13 +697,16 @@ static int open_kafka(metsd *d, const char *instance)
         if (!user_sets(d, "transaction.timeout.ms"))
             producer_props[np][0] = "transaction.timeout.ms", producer_props[np++][1] = "10000";
     }
-    const char *consumer_props[][2] = {{"group.id", d->cfg.kafka.group_id},
-                                       {"enable.auto.commit", "false"},
-                                       {"enable.auto.offset.store", "false"},
-                                       {"auto.offset.reset", "earliest"},
-                                       {"isolation.level", "read_committed"},
-                                       {"partition.assignment.strategy", "range"},
-                                       {NULL, NULL}};
+    const char *consumer_props[9][2] = {{"group.id", d->cfg.kafka.group_id},
+                                        {"enable.auto.commit", "false"},
+                                        {"enable.auto.offset.store", "false"},
+                                        {"auto.offset.reset", "earliest"},
+                                        {"isolation.level", "read_committed"},
+                                        {"partition.assignment.strategy", "range"}};
+    /* Static membership (KIP-345): a restarted instance takes its partitions back at once, with no
+     * rebalance; one that stays away loses them after session.timeout.ms. */
+    if (!user_sets(d, "group.instance.id"))
+        consumer_props[6][0] = "group.instance.id", consumer_props[6][1] = txn_id;
     const char *reader_props[][2] = {{"group.id", group},
                                      {"enable.auto.commit", "false"},
                                      {"enable.partition.eof", "true"},

@@ -22,6 +22,7 @@ static const char *const tech_names[METS_ALERT_NTECH] = {"lead_off", "flat_signa
 
 /* A policy in the units the state machine compares in. */
 typedef struct rule {
+    bool enabled; /* false: the label is scored but never alerts */
     int raise_k, raise_n, clear_m, priority;
     double raise_p, clear_p;
     int64_t min_duration_us, realert_us;
@@ -135,7 +136,8 @@ static int check_policy(const mets_alert_label *l, mets_err *err)
 
 static rule rule_of(const mets_alert_policy *p)
 {
-    return (rule){.raise_k = p->raise_k,
+    return (rule){.enabled = p->enabled,
+                  .raise_k = p->raise_k,
                   .raise_n = p->raise_n,
                   .clear_m = p->clear_m,
                   .priority = p->priority,
@@ -148,7 +150,8 @@ static rule rule_of(const mets_alert_policy *p)
 /* Technical conditions are 1 when present and 0 when absent, through the same machine as clinical labels. */
 static rule tech_rule(const mets_alert_params *p)
 {
-    return (rule){.raise_k = p->tech_raise_windows,
+    return (rule){.enabled = true,
+                  .raise_k = p->tech_raise_windows,
                   .raise_n = p->tech_raise_windows,
                   .clear_m = p->tech_clear_windows,
                   .priority = p->tech_priority,
@@ -496,6 +499,8 @@ int mets_alerter_push(mets_alerter *a, const mets_scored_window *w, mets_alert_e
         suppressed |= s->st[i].raised;
     }
     for (int i = 0; i < a->nclinical; i++) {
+        if (!a->labels[i].r.enabled)
+            continue;
         if (suppressed)
             hold(&s->st[i]);
         else

@@ -19,8 +19,8 @@ static const char *const names[NLAB] = {"AFIB", "SR", "VT", "STACH", "SBRAD", "S
 /* k=3 of n=4 at 0.6, clear after 3 below 0.4, no min duration, no re-alert. */
 static mets_alert_policy base_policy(void)
 {
-    return (mets_alert_policy){.raise_k = 3, .raise_n = 4, .raise_probability = 0.6, .clear_m = 3,
-                               .clear_probability = 0.4, .priority = METS_PRIORITY_HIGH};
+    return (mets_alert_policy){.enabled = true, .raise_k = 3, .raise_n = 4, .raise_probability = 0.6,
+                               .clear_m = 3, .clear_probability = 0.4, .priority = METS_PRIORITY_HIGH};
 }
 
 static mets_alerter *make(const mets_alert_policy *pol)
@@ -108,6 +108,21 @@ static void not_raised_with_k_minus_1(void)
         probs[i] = i % 2 ? 0.99f : 0.59f; /* 2 of every 4 windows above; 0.59 just below the threshold */
     mets_alert_event ev;
     CHECK(run_until(a, 0, probs, 40, METS_ALERT_RAISED, &ev) == -1);
+    mets_alerter_free(a);
+}
+
+static void disabled_labels_never_alert(void)
+{
+    mets_alert_policy pol = base_policy();
+    pol.enabled = false;
+    mets_alerter *a = make(&pol);
+    float probs[10];
+    for (int i = 0; i < 10; i++)
+        probs[i] = 0.99f;
+    mets_alert_event ev;
+    CHECK(run_until(a, 0, probs, 10, METS_ALERT_RAISED, &ev) == -1);
+    mets_alert_event evs[CAP]; /* technical alerts still go out */
+    CHECK(push_full(a, "bed-7", 10, 0.99f, METS_ALERT_TECH_BIT(METS_ALERT_TECH_FLAT), evs) == 1 && evs[0].technical);
     mets_alerter_free(a);
 }
 
@@ -401,6 +416,7 @@ int main(void)
 {
     RUN(raises_with_k_of_n);
     RUN(not_raised_with_k_minus_1);
+    RUN(disabled_labels_never_alert);
     RUN(updates_on_probability_change);
     RUN(realerts_every_interval);
     RUN(clears_after_m_not_m_minus_1);

@@ -33,7 +33,9 @@ static void shipped_config_loads(void)
     CHECK(c.models.text && !strcmp(c.models.text, "conf/../models/all-minilm-l6-v2.mets"));
     CHECK(c.models.labels && !strcmp(c.models.labels, "conf/labels.yaml"));
     CHECK(c.window.length_s == 10 && c.window.hop_s == 2 && c.window.max_gap_s == 2);
-    CHECK(c.alerts.labels.n == 3);
+    CHECK(c.alerts.labels.n == 5);
+    CHECK(!mets_config_policy(&c, "rhythm", "SR")->enabled && mets_config_policy(&c, "rhythm", "AFIB")->enabled,
+          "only the labels listed alert");
     const mets_alert_policy *afib = mets_config_policy(&c, "rhythm", "AFIB");
     const mets_alert_policy *vf = mets_config_policy(&c, "rhythm", "VF");
     CHECK(afib->raise_k == 3 && afib->raise_n == 4 && afib->clear_m == 5, "inherited from alerts.default");
@@ -99,7 +101,7 @@ static void unknown_keys_fail_and_name_the_expected_ones(void)
     expect_error("colour: red\n", "bad.yaml:1:1",
                  "expected kafka, delivery, pipeline, models, window, streams, alerts, metrics, log");
     expect_error("alerts:\n  labels:\n    rhythm:\n      VT: {raise: 2}\n", "bad.yaml:4:12",
-                 "unknown key 'alerts.labels.rhythm.VT.raise'; expected raise_k, raise_n");
+                 "unknown key 'alerts.labels.rhythm.VT.raise'; expected enabled, raise_k, raise_n");
 }
 
 static void wrong_types_fail(void)

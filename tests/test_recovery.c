@@ -117,8 +117,8 @@ static outputs committed_out, reference_out;
 
 static mets_alerter *make_alerter(void)
 {
-    static const mets_alert_policy pol = {.raise_k = 2, .raise_n = 3, .raise_probability = 0.6, .clear_m = 2,
-                                          .clear_probability = 0.4, .realert_interval_s = 7,
+    static const mets_alert_policy pol = {.enabled = true, .raise_k = 2, .raise_n = 3, .raise_probability = 0.6,
+                                          .clear_m = 2, .clear_probability = 0.4, .realert_interval_s = 7,
                                           .priority = METS_PRIORITY_HIGH};
     mets_alert_label lab[2] = {{"g", "BIG", &pol}, {"g", "SMALL", &pol}};
     mets_alert_params p = mets_alert_default_params();
