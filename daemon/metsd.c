@@ -3,10 +3,13 @@
  * change, and dead letters for frames it cannot use.
  *
  * Threads: this one consumes, decodes, windows, publishes and commits, in frame order; the encoder
- * threads (daemon/workers.h) score batches of windows. Results are published in the order the batches
- * were submitted, so each stream's windows and alerts stay in order. When every batch is in flight the
- * consuming thread waits for the oldest instead of reading on (back-pressure); a full producer queue
- * makes it wait too. Nothing is dropped.
+ * threads (daemon/workers.h) score batches of windows, which is nearly all of the work. Results are
+ * published in the order the batches were submitted, so each stream's windows and alerts stay in order.
+ * When every batch is in flight the consuming thread waits for the oldest instead of reading on
+ * (back-pressure); a full producer queue makes it wait too. Nothing is dropped. Decoding and windowing
+ * stay on the consuming thread (a few percent of the CPU) because the recovery bookkeeping needs them in
+ * offset order; librdkafka's own threads keep the group session alive meanwhile, and no wait here comes
+ * near max.poll.interval.ms.
  *
  * Delivery (docs/delivery.md): every commit_interval_ms the outputs produced since the last commit, the
  * state records that describe them (pipeline/recovery.h: per stream its last window, where to rebuild
@@ -339,12 +342,14 @@ static void handle(metsd *d, const rd_kafka_message_t *m)
         }
         rd_kafka_timestamp_type_t tstype;
         d->cur_part = m->partition, d->cur_ts_ms = rd_kafka_message_timestamp(m, &tstype);
+        uint64_t refused = mets_windower_stats(d->win).streams_refused;
         if (!feed || mets_windower_push(d->win, &d->frame, on_window, d, &err) == 0) {
             mets_recovery_done(r, m->offset);
             return;
         }
-        mets_recovery_drop(r, d->frame.stream_id);
-        why = METS_FRAME_STREAM_CAP; /* the only frame the windower refuses: still accounted for */
+        if (mets_windower_stats(d->win).streams_refused > refused) /* refused ids take no memory anywhere */
+            mets_recovery_drop(r, d->frame.stream_id);
+        why = METS_FRAME_STREAM_CAP; /* the only valid frame the windower refuses: still accounted for */
     }
     if (is_new) /* a replayed frame had its dead letter before */
         dead_letter(d, m, why, err.msg);
@@ -388,6 +393,9 @@ static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
         return -1;
     }
     int left = parts->cnt, records = 0, rc = 0;
+    bool *at_end = calloc((size_t)d->nparts, sizeof *at_end); /* EOF may come again after more records */
+    if (!at_end)
+        rc = -1;
     double deadline = now() + STATE_READ_TIMEOUT_S;
     while (left > 0 && !rc) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->state_reader, 200);
@@ -400,7 +408,10 @@ static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            left--;
+            if (m->partition < d->nparts && !at_end[m->partition]) {
+                at_end[m->partition] = true;
+                left--;
+            }
         } else if (m->err) {
             say(3, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_message_errstr(m));
             rc = -1;
@@ -412,6 +423,7 @@ static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
         }
         rd_kafka_message_destroy(m);
     }
+    free(at_end);
     rd_kafka_assign(d->state_reader, NULL);
     say(6, "restored %d state records for %d partitions", records, parts->cnt);
     return rc;
@@ -476,7 +488,11 @@ static void rewind_all(metsd *d)
             rd_kafka_topic_partition_list_add(l, d->cfg.kafka.topics.frames, p)->offset = RD_KAFKA_OFFSET_INVALID;
     rd_kafka_committed(d->consumer, l, KAFKA_TIMEOUT_MS);
     rd_kafka_error_t *e = NULL;
-    if (parts_open(d, l) || (e = rd_kafka_seek_partitions(d->consumer, l, KAFKA_TIMEOUT_MS))) {
+    int rc = parts_open(d, l);
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].offset < 0) /* nothing committed yet: from the start, as auto.offset.reset says */
+            l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (rc || (e = rd_kafka_seek_partitions(d->consumer, l, KAFKA_TIMEOUT_MS))) {
         say(2, "rewinding after an abort failed%s%s", e ? ": " : "", e ? rd_kafka_error_string(e) : "");
         fatal(d);
     }

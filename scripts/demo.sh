@@ -34,4 +34,4 @@ build/tools/mets replay -q --bootstrap "$bootstrap" -x "${SPEED:-10}" -s bed-12 
 sleep 5 # the last windows
 kill -TERM "$metsd"
 wait "$metsd" || true
-tail -n 1 "$work/metsd.log" >&2
+grep "stopped:" "$work/metsd.log" >&2 || tail -n 3 "$work/metsd.log" >&2
