@@ -143,6 +143,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     metsd *d = opaque;
     (void)rk;
+    if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+        return; /* an aborted transaction's outputs: the rewind produces them again */
     if (m->err) { /* in a transaction this also makes the commit fail, and the work is redone */
         d->failed++;
         mets_counter_inc(d->m_failed, 0);

@@ -11,7 +11,7 @@ start_broker
 
 # Topics: -L prints 'topic "NAME" with N partitions:' for each.
 timeout 20 kcat -b "$bootstrap" -L -m 10 >"$work/metadata" || fail "kcat -L"
-for t in ecg.frames:4 ecg.embeddings:1 ecg.alerts:1 ecg.deadletter:1 metsd.state:1; do
+for t in ecg.frames:4 ecg.embeddings:1 ecg.alerts:1 ecg.deadletter:1 metsd.state:4; do
   grep -q "topic \"${t%:*}\" with ${t#*:} partitions:" "$work/metadata" || fail "topic ${t%:*} with ${t#*:} partitions missing"
 done
 

@@ -1,12 +1,15 @@
 /* mets broker: the development broker (tools/devbroker.h) as a standalone process for the demo and
  * quick tests. librdkafka 2.0.2 cannot bind the mock cluster to a fixed port, so the address it got
  * is the first line on stdout ("bootstrap=127.0.0.1:PORT") and, with --bootstrap-file, the only line
- * of that file; clients take it from there (README, "Dev broker"). Runs until SIGINT or SIGTERM. */
+ * of that file; clients take it from there (README, "Dev broker"). Runs until SIGINT or SIGTERM.
+ * With --control it also applies fault-injection commands read from stdin (docs/reliability.md). */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "devbroker.h"
@@ -20,12 +23,18 @@ static const char usage_text[] =
     "                            " DEFAULT_TOPICS ")\n"
     "  -p, --partitions N        partitions of a topic listed without a count (default 1)\n"
     "  -f, --bootstrap-file FILE also write the bootstrap address to FILE (replaced atomically)\n"
+    "  -c, --control             read fault-injection commands from stdin, one per line, and answer\n"
+    "                            each on stdout with \"ok COMMAND\" or \"error: WHY\":\n"
+    "                              down BROKER|all, up BROKER|all, rtt BROKER|all MS,\n"
+    "                              errors API COUNT ERROR (e.g. errors Produce 3 NOT_LEADER_FOR_PARTITION),\n"
+    "                              clear API, leader TOPIC PARTITION BROKER, coordinator txn|group KEY BROKER\n"
+    "                            (brokers are 1..N; the end of stdin ends the commands, not the broker)\n"
     "Prints bootstrap=ADDRESS as the first line on stdout, logs to stderr, stops on SIGINT/SIGTERM.\n"
     "For the demo and fast tests only: no aborted-transaction filtering, no transactional offsets.\n";
 
 typedef struct args {
     const char *topics, *bootstrap_file;
-    int brokers, partitions;
+    int brokers, partitions, control;
 } args;
 
 /* A positive count or -1, so that "--brokers 0" and "--brokers x" are usage errors alike. */
@@ -41,15 +50,17 @@ static int parse_args(int argc, char **argv, args *a)
     static const struct option opts[] = {
         {"brokers", required_argument, NULL, 'b'},        {"topics", required_argument, NULL, 't'},
         {"partitions", required_argument, NULL, 'p'},     {"bootstrap-file", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},                 {NULL, 0, NULL, 0}};
+        {"control", no_argument, NULL, 'c'},              {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     *a = (args){.topics = DEFAULT_TOPICS, .brokers = 1, .partitions = 1};
     int c;
-    while ((c = getopt_long(argc, argv, "b:t:p:f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:t:p:f:ch", opts, NULL)) != -1) {
         switch (c) {
         case 'b': a->brokers = count_arg(optarg); break;
         case 't': a->topics = optarg; break;
         case 'p': a->partitions = count_arg(optarg); break;
         case 'f': a->bootstrap_file = optarg; break;
+        case 'c': a->control = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
         }
@@ -111,6 +122,55 @@ static int wait_for_stop(const sigset_t *stop)
     return sig;
 }
 
+/* A control answer goes to stdout (the script that sent the command waits for it) and to the log on
+ * stderr, so that the log shows when each fault began. */
+static void answer(const char *reply)
+{
+    printf("%s\n", reply);
+    fflush(stdout);
+    fprintf(stderr, "mets broker: control: %s\n", reply);
+}
+
+static void control_line(mets_devbroker *b, const char *line)
+{
+    char reply[640];
+    if (mets_devbroker_control(b, line, reply, sizeof reply) != 1)
+        answer(reply);
+}
+
+/* --control: commands from stdin, on a thread of their own while the main thread waits in sigwait.
+ * (Only a thread in sigwait is sure to take SIGTERM: OpenBLAS starts threads before main, with every
+ * signal unblocked.) The thread is cancelled only in read(), never in the middle of a command; the end
+ * of stdin ends the commands, not the broker. */
+static void *control_reader(void *arg)
+{
+    mets_devbroker *b = arg;
+    char buf[1024];
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(STDIN_FILENO, buf + len, sizeof buf - 1 - len);
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+        if (r <= 0) { /* the end (a last line without a newline still counts) or an unreadable stdin */
+            buf[len] = '\0';
+            control_line(b, buf);
+            return NULL;
+        }
+        len += (size_t)r;
+        char *nl;
+        while ((nl = memchr(buf, '\n', len))) {
+            *nl = '\0';
+            control_line(b, buf);
+            len -= (size_t)(nl + 1 - buf);
+            memmove(buf, nl + 1, len);
+        }
+        if (len == sizeof buf - 1) {
+            answer("error: a line longer than 1022 characters");
+            len = 0;
+        }
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+    }
+}
+
 /* Announces the address on stdout (and in the file) once the topics exist, so that a client that
  * has read it finds everything in place. */
 static int announce(const args *a, const char *bootstraps, mets_err *err)
@@ -133,8 +193,16 @@ static int serve(const args *a, const sigset_t *stop, mets_err *err)
     const char *bootstraps = mets_devbroker_bootstraps(b);
     int rc = create_topics(b, a->topics, a->partitions, err);
     rc = rc ?: announce(a, bootstraps, err);
+    pthread_t reader;
+    int control = !rc && a->control && !pthread_create(&reader, NULL, control_reader, b);
+    if (!rc && a->control && !control)
+        rc = mets_err_set(err, METS_EIO, "--control: cannot start the thread that reads stdin");
     if (!rc)
         fprintf(stderr, "mets broker: %s, shutting down\n", strsignal(wait_for_stop(stop)));
+    if (control) {
+        pthread_cancel(reader);
+        pthread_join(reader, NULL);
+    }
     mets_devbroker_destroy(b);
     if (a->bootstrap_file)
         remove(a->bootstrap_file); /* a stale address would send the next client to a closed port */

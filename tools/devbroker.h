@@ -20,6 +20,8 @@
 #ifndef METS_DEVBROKER_H
 #define METS_DEVBROKER_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 typedef struct mets_devbroker mets_devbroker;
@@ -33,6 +35,40 @@ int mets_devbroker_topic_create(mets_devbroker *b, const char *topic, int partit
 
 /* The bootstrap servers list, "127.0.0.1:PORT[,127.0.0.1:PORT...]"; valid until destroy. */
 const char *mets_devbroker_bootstraps(const mets_devbroker *b);
+
+/* Fault injection on the running cluster, for `mets broker --control` and tests of clients under faults.
+ * Brokers are numbered 1..brokers; for down, up and rtt, broker -1 means every broker. None of these
+ * moves partition leaders by itself: a broker that is down stays the leader of its partitions. */
+
+/* Closes the broker's connections and refuses new ones (down), or accepts them again (up). */
+int mets_devbroker_broker_down(mets_devbroker *b, int broker, mets_err *err);
+int mets_devbroker_broker_up(mets_devbroker *b, int broker, mets_err *err);
+
+/* Delays every response of the broker by `rtt_ms` (0 restores full speed). */
+int mets_devbroker_broker_rtt(mets_devbroker *b, int broker, int rtt_ms, mets_err *err);
+
+/* The next `count` requests of Kafka API `api` ("Produce", "EndTxn", ...; any broker) fail with the
+ * error named `error` as rd_kafka_err2name() names it ("NOT_LEADER_FOR_PARTITION"; "_TRANSPORT"
+ * disconnects the client instead of answering). Case-insensitive. */
+int mets_devbroker_push_errors(mets_devbroker *b, const char *api, int count, const char *error, mets_err *err);
+
+/* Drops the errors still stacked for `api`. */
+int mets_devbroker_clear_errors(mets_devbroker *b, const char *api, mets_err *err);
+
+/* Moves the leadership of `topic` `partition` (both must exist) to `broker`. */
+int mets_devbroker_partition_leader(mets_devbroker *b, const char *topic, int partition, int broker,
+                                    mets_err *err);
+
+/* Makes `broker` the coordinator of transactional id (kind "txn") or consumer group (kind "group") `key`. */
+int mets_devbroker_coordinator(mets_devbroker *b, const char *kind, const char *key, int broker, mets_err *err);
+
+/* Applies one control line, one of
+ *     down BROKER|all    up BROKER|all    rtt BROKER|all MS
+ *     errors API COUNT ERROR    clear API
+ *     leader TOPIC PARTITION BROKER    coordinator txn|group KEY BROKER
+ * and writes the answer, "ok <the command as applied>" or "error: <why>", to `reply` (always
+ * terminated). Returns 0, a negative METS_E* code, or 1 for a blank or '#' line (no answer). */
+int mets_devbroker_control(mets_devbroker *b, const char *line, char *reply, size_t size);
 
 /* Stops the brokers (open client connections are closed) and frees everything. NULL is a no-op. */
 void mets_devbroker_destroy(mets_devbroker *b);
