@@ -29,3 +29,5 @@ echo
 "$VENV/bin/python" bench/onnx_export.py --model "$MODEL"
 echo
 build/bench/bench_train
+echo
+build/bench/bench_window_latency

@@ -9,8 +9,16 @@
 /* Input samples per soxr_process call: bounds the interleaving scratch whatever the frame size. */
 enum { CHUNK = 512 };
 enum { METS_SOXR_LOG2_MIN_DFT = 6, METS_SOXR_LOG2_LARGE_DFT = 8 };
-/* soxr channels: one bridged-gap indicator, then per lead its signal and three condition indicators. */
-enum { CH_GAP = 0, CH_PER_LEAD = 4, CH_SIGNAL = 0, CH_INVALID = 1, CH_OFF = 2, CH_SAT = 3 };
+/* Margins of a batch, in samples at the lower of the two rates (the resampling filter's length scales
+ * with it): past MARGIN_AFTER, soxr's HQ filter adds less than 1e-6 of the signal to an output sample
+ * (measured; zero history or zero padding beyond it changes nothing above float rounding). */
+enum { MARGIN_BEFORE = 100, MARGIN_AFTER = 90 };
+/* The most input samples between two batch starts whose output times fall on the output grid. */
+#define MAX_PERIOD_S 10
+/* Two resamplings of a segment's input: the leads' signals (channel i: lead i), and their conditions (a
+ * bridged-gap indicator, then per lead three condition indicators), run only where there are any. */
+enum { RS_SIGNAL, RS_COND, RS_N };
+enum { CH_GAP = 0, CH_PER_LEAD = 3, CH_INVALID = 0, CH_OFF = 1, CH_SAT = 2 };
 /* Bits of a ring sample's condition byte. */
 enum { C_INVALID = 1, C_OFF = 2, C_SAT = 4, C_GAP = 8 };
 
@@ -26,6 +34,15 @@ typedef struct frame_mark {
     uint64_t seq;
 } frame_mark;
 
+/* A batch clears the resampler it uses, so streams share them: soxr's state is megabytes. One per source
+ * rate and channel count in use, up to NRESAMPLERS. */
+enum { NRESAMPLERS = 16 };
+typedef struct resampler {
+    double rate;
+    int nch;
+    soxr_t soxr;
+} resampler;
+
 typedef struct stream {
     char id[METS_FRAME_MAX_ID + 1];
     /* sequence */
@@ -35,12 +52,18 @@ typedef struct stream {
     held *held; /* max_reorder_frames + 1 slots, nheld used */
     int nheld;
     /* segment: one run of continuous signal at one rate with one lead set */
-    soxr_t soxr;
+    int open;              /* a segment is running */
+    int64_t period;        /* input samples between output-aligned batch starts */
+    int64_t before, after; /* a batch's margins in input samples */
     double rate;
     uint16_t leadmask;
     int nl;
     mets_lead lead[METS_NLEADS]; /* the segment's leads in standard order: soxr channel group i */
     int64_t t0_us, n_in, n_out;  /* n_in counts bridged samples too */
+    /* input samples in_base .. n_in - 1, lead i's at in_mv / in_cond + (n - in_base) * nl + i */
+    float *in_mv;
+    uint8_t *in_cond;
+    int64_t in_base, in_cap;
     float hold_val[METS_NLEADS]; /* last valid input, fed in place of invalid ones */
     float sat_val[METS_NLEADS];
     int sat_run[METS_NLEADS];
@@ -62,6 +85,10 @@ struct mets_windower {
     size_t table_mask;
     float *in, *out;             /* soxr interleaving scratch */
     size_t out_frames;
+    float *rows_sig, *rows_cond; /* a batch's output, rows_cap samples of each resampler's channels */
+    int64_t rows_cap;
+    resampler rs[NRESAMPLERS];   /* shared by the streams, reused round robin */
+    int rs_next;
     float *win_mv;               /* the window handed to the sink */
     int *dq_min, *dq_max;        /* flat-line detection deques */
     mets_window_stats stats;
@@ -117,7 +144,7 @@ mets_windower *mets_windower_new(const mets_window_params *p, mets_err *err)
         cap *= 2;
     w->table = calloc(cap, sizeof *w->table);
     w->table_mask = cap - 1;
-    int nch = 1 + CH_PER_LEAD * METS_NLEADS;
+    int nch = 1 + CH_PER_LEAD * METS_NLEADS; /* the most channels of a resampler */
     /* The most output CHUNK inputs at the lowest source rate give, plus what soxr may have buffered. */
     w->out_frames = (size_t)ceil(CHUNK * p->rate_hz / METS_FRAME_MIN_RATE_HZ) + 1024;
     w->in = malloc((size_t)CHUNK * nch * sizeof *w->in);
@@ -137,11 +164,10 @@ static void stream_free(stream *st, int nslots)
 {
     if (!st)
         return;
-    if (st->soxr)
-        soxr_delete(st->soxr);
     for (int i = 0; i < nslots; i++)
         free(st->held[i].f.mv);
-    free(st->held), free(st->marks), free(st->ring_mv), free(st->ring_cond), free(st->ring_seq);
+    free(st->held), free(st->marks), free(st->in_mv), free(st->in_cond);
+    free(st->ring_mv), free(st->ring_cond), free(st->ring_seq);
     free(st);
 }
 
@@ -151,7 +177,10 @@ void mets_windower_free(mets_windower *w)
         return;
     for (size_t i = 0; w->table && i <= w->table_mask; i++)
         stream_free(w->table[i], w->p.max_reorder_frames + 1);
-    free(w->table), free(w->in), free(w->out), free(w->win_mv), free(w->dq_min), free(w->dq_max);
+    for (int i = 0; i < NRESAMPLERS; i++)
+        soxr_delete(w->rs[i].soxr);
+    free(w->table), free(w->in), free(w->out), free(w->rows_sig), free(w->rows_cond);
+    free(w->win_mv), free(w->dq_min), free(w->dq_max);
     free(w);
 }
 
@@ -217,7 +246,7 @@ int mets_windower_drop(mets_windower *w, const char *id, mets_window_sink sink, 
     if (!w->table[i])
         return mets_err_set(err, METS_ENOTFOUND, "window: no stream '%s'", id);
     int rc = 0;
-    if (sink && w->table[i]->soxr) {
+    if (sink && w->table[i]->open) {
         w->sink = sink, w->ctx = ctx;
         rc = segment_flush(w, w->table[i], err);
     }
@@ -344,17 +373,20 @@ static uint8_t marked(float indicator, uint8_t bits)
     return indicator > METS_WINDOW_MARK_LEVEL ? bits : 0;
 }
 
-/* Stores one interleaved soxr output frame as output sample st->n_out; emits the window it completes. */
-static void append_output(mets_windower *w, stream *st, const float *o)
+/* Stores output sample st->n_out (its signals, and its condition indicators or NULL: none) in the rings;
+ * emits the window it completes. */
+static void append_output(mets_windower *w, stream *st, const float *sig, const float *cond)
 {
     int n = w->samples;
     int64_t r = st->n_out % n;
-    uint8_t gap = marked(o[CH_GAP], C_GAP | C_INVALID);
+    uint8_t gap = cond ? marked(cond[CH_GAP], C_GAP | C_INVALID) : 0;
     for (int i = 0; i < st->nl; i++) {
-        const float *c = o + 1 + CH_PER_LEAD * i;
-        uint8_t bits = gap | marked(c[CH_INVALID], C_INVALID) | marked(c[CH_OFF], C_OFF) | marked(c[CH_SAT], C_SAT);
+        const float *c = cond ? cond + 1 + CH_PER_LEAD * i : NULL;
+        uint8_t bits = c ? gap | marked(c[CH_INVALID], C_INVALID) | marked(c[CH_OFF], C_OFF) |
+                               marked(c[CH_SAT], C_SAT)
+                         : 0;
         size_t at = (size_t)st->lead[i] * n + r;
-        st->ring_mv[at] = bits & C_INVALID ? NAN : c[CH_SIGNAL];
+        st->ring_mv[at] = bits & C_INVALID ? NAN : sig[i];
         st->ring_cond[at] = bits;
     }
     st->ring_seq[r] = seq_at(w, st, st->n_out);
@@ -364,24 +396,228 @@ static void append_output(mets_windower *w, stream *st, const float *o)
 
 /* ---- input: segments, gaps and the resampler ---- */
 
-/* Runs `n` interleaved input frames in w->in through the stream's resampler. */
-static int resample(mets_windower *w, stream *st, size_t n, mets_err *err)
+static int channels(int rs, int nl)
 {
-    size_t nch = 1 + CH_PER_LEAD * (size_t)st->nl, idone, odone;
-    const float *in = w->in;
+    return rs == RS_SIGNAL ? nl : 1 + CH_PER_LEAD * nl;
+}
+
+/* Input samples per output sample. */
+static double io_ratio(const mets_windower *w, const stream *st)
+{
+    return st->rate / w->p.rate_hz;
+}
+
+/* The first input sample of the batch that starts at output sample n_out: `before` samples ahead of it,
+ * moved back to a multiple of the period, where soxr's output grid meets the segment's. */
+static int64_t batch_first_input(const mets_windower *w, const stream *st)
+{
+    int64_t from = (int64_t)floor((double)st->n_out * io_ratio(w, st)) - st->before;
+    return from > 0 ? from / st->period * st->period : 0;
+}
+
+/* Input samples a batch ending at output sample `end` (exclusive) reads: `after` beyond its last one. */
+static int64_t batch_input_end(const mets_windower *w, const stream *st, int64_t end)
+{
+    return (int64_t)ceil((double)(end - 1) * io_ratio(w, st) - 1e-9) + 1 + st->after;
+}
+
+/* The resampler from the stream's rate with `nch` channels, made if needed. */
+static soxr_t resampler_get(mets_windower *w, const stream *st, int nch, mets_err *err)
+{
+    for (int i = 0; i < NRESAMPLERS; i++)
+        if (w->rs[i].soxr && w->rs[i].rate == st->rate && w->rs[i].nch == nch)
+            return w->rs[i].soxr;
+    resampler *r = &w->rs[w->rs_next];
+    w->rs_next = (w->rs_next + 1) % NRESAMPLERS;
+    soxr_delete(r->soxr);
+    soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0); /* as mets_prep_resample, so both agree */
+    /* Small DFT blocks: soxr's defaults suit audio; these hold back less, so a batch pads less. */
+    soxr_runtime_spec_t rt = soxr_runtime_spec(1);
+    rt.log2_min_dft_size = METS_SOXR_LOG2_MIN_DFT, rt.log2_large_dft_size = METS_SOXR_LOG2_LARGE_DFT;
+    soxr_error_t e = NULL;
+    *r = (resampler){st->rate, nch, soxr_create(st->rate, w->p.rate_hz, (unsigned)nch, &e, &io, &q, &rt)};
+    if (e || !r->soxr) {
+        soxr_delete(r->soxr), r->soxr = NULL;
+        mets_err_set(err, METS_EINVAL, "window: stream '%s': resampler %g -> %g Hz: %s", st->id, st->rate,
+                     w->p.rate_hz, e ? e : "failed");
+    }
+    return r->soxr;
+}
+
+/* Interleaves input samples [from, to) as the channels of resampler `rs` into w->in. */
+static void interleave(mets_windower *w, const stream *st, int rs, int64_t from, int64_t to)
+{
+    size_t nch = (size_t)channels(rs, st->nl);
+    for (int64_t n = from; n < to; n++) {
+        float *row = w->in + (size_t)(n - from) * nch;
+        const float *mv = st->in_mv + (n - st->in_base) * st->nl;
+        const uint8_t *cond = st->in_cond + (n - st->in_base) * st->nl;
+        if (rs == RS_SIGNAL) {
+            memcpy(row, mv, (size_t)st->nl * sizeof *row);
+            continue;
+        }
+        row[CH_GAP] = cond[0] & C_GAP ? 1.0f : 0.0f;
+        for (int i = 0; i < st->nl; i++) {
+            float *ch = row + 1 + CH_PER_LEAD * i;
+            ch[CH_INVALID] = cond[i] & C_INVALID ? 1.0f : 0.0f;
+            ch[CH_OFF] = cond[i] & C_OFF ? 1.0f : 0.0f;
+            ch[CH_SAT] = cond[i] & C_SAT ? 1.0f : 0.0f;
+        }
+    }
+}
+
+/* Runs `n` interleaved input frames at w->in (n = 0: the end of the input) through resampler `rs`. *k
+ * numbers its output: samples n_out .. want - 1 go to the batch's rows, those before lead in. */
+static int resample(mets_windower *w, stream *st, int rs, soxr_t r, size_t n, int64_t *k, int64_t want,
+                    mets_err *err)
+{
+    size_t nch = (size_t)channels(rs, st->nl), idone, odone;
+    float *rows = rs == RS_SIGNAL ? w->rows_sig : w->rows_cond;
+    const float *in = n ? w->in : NULL;
     do {
-        soxr_error_t e = soxr_process(st->soxr, in, n, &idone, w->out, w->out_frames, &odone);
+        soxr_error_t e = soxr_process(r, in, n, &idone, w->out, w->out_frames, &odone);
         if (e)
             return mets_err_set(err, METS_EINVAL, "window: stream '%s': resampling: %s", st->id, e);
-        for (size_t k = 0; k < odone; k++)
-            append_output(w, st, w->out + k * nch);
-        in += idone * nch, n -= idone;
-    } while (n > 0 || odone == w->out_frames);
+        for (size_t j = 0; j < odone && *k < want; j++, ++*k)
+            if (*k >= st->n_out)
+                memcpy(rows + (size_t)(*k - st->n_out) * nch, w->out + j * nch, nch * sizeof *rows);
+        if (in)
+            in += idone * nch;
+        n -= idone;
+    } while (n > 0 || (odone == w->out_frames && *k < want));
     return 0;
 }
 
-/* Input value of one lead's sample, with its condition indicators; keeps the hold and saturation state. */
-static void input_sample(stream *st, int i, float v, int off, float *ch)
+/* One resampler's part of a batch: input [from, to) through it, cleared; returns the output samples
+ * from n_out on it gave (up to `want`), negative on error. */
+static int64_t batch_pass(mets_windower *w, stream *st, int rs, int64_t from, int64_t to, int64_t want, int final,
+                          mets_err *err)
+{
+    int64_t k = llround((double)from / io_ratio(w, st));
+    soxr_t r = resampler_get(w, st, channels(rs, st->nl), err);
+    if (!r)
+        return METS_EINVAL;
+    soxr_error_t e = soxr_clear(r);
+    if (e)
+        return mets_err_set(err, METS_EINVAL, "window: stream '%s': resampling: %s", st->id, e);
+    for (int64_t n = from; n < to; n += CHUNK) {
+        int64_t m = to - n < CHUNK ? to - n : CHUNK;
+        interleave(w, st, rs, n, n + m);
+        if (resample(w, st, rs, r, (size_t)m, &k, want, err))
+            return METS_EINVAL;
+    }
+    /* soxr's flush is slow (it works through much more than the filter's reach): at the segment's end it
+     * is needed, for the count of samples; before that zeros do the same, as many as soxr holds back. */
+    if (final)
+        return resample(w, st, rs, r, 0, &k, want, err) ? METS_EINVAL : k - st->n_out;
+    memset(w->in, 0, (size_t)CHUNK * (size_t)channels(rs, st->nl) * sizeof *w->in);
+    for (int64_t pad = 0; k < want && pad < MAX_PERIOD_S * st->rate; pad += CHUNK)
+        if (resample(w, st, rs, r, CHUNK, &k, want, err))
+            return METS_EINVAL;
+    return k - st->n_out;
+}
+
+/* Whether a condition bit is set in input [from, to). */
+static int any_condition(const stream *st, int64_t from, int64_t to)
+{
+    const uint8_t *c = st->in_cond + (from - st->in_base) * st->nl;
+    size_t n = (size_t)(to - from) * (size_t)st->nl;
+    for (size_t i = 0; i < n; i++)
+        if (c[i])
+            return 1;
+    return 0;
+}
+
+/* Room for `rows` output samples of a batch. */
+static int reserve_rows(mets_windower *w, int64_t rows)
+{
+    if (rows <= w->rows_cap)
+        return 0;
+    float *s = realloc(w->rows_sig, (size_t)rows * (size_t)channels(RS_SIGNAL, METS_NLEADS) * sizeof *s);
+    if (s)
+        w->rows_sig = s;
+    float *c = realloc(w->rows_cond, (size_t)rows * (size_t)channels(RS_COND, METS_NLEADS) * sizeof *c);
+    if (c)
+        w->rows_cond = c;
+    if (!s || !c)
+        return METS_ENOMEM;
+    w->rows_cap = rows;
+    return 0;
+}
+
+/* Output samples n_out .. end - 1 (end < 0: all the segment's input gives, at its end), resampled in one
+ * go from the input around them with cleared resamplers. Each output sample is made once, when the
+ * filter can see `after` input samples beyond it, instead of when soxr's block processing would let a
+ * stream have it (seconds later); the margins make it equal to the streamed one up to float rounding.
+ * The condition resampler only runs when a condition is in the batch's input: without, its output is 0. */
+static int batch(mets_windower *w, stream *st, int64_t end, mets_err *err)
+{
+    int final = end < 0;
+    int64_t from = batch_first_input(w, st), to = final ? st->n_in : batch_input_end(w, st, end);
+    int64_t want = final ? st->n_out + (int64_t)ceil((double)(to - from) / io_ratio(w, st)) + 64 : end;
+    if (reserve_rows(w, want - st->n_out))
+        return mets_err_set(err, METS_ENOMEM, "window: out of memory for stream '%s'", st->id);
+    int64_t got = batch_pass(w, st, RS_SIGNAL, from, to, want, final, err);
+    if (got < 0)
+        return METS_EINVAL;
+    int cond = any_condition(st, from, to);
+    if (cond && batch_pass(w, st, RS_COND, from, to, st->n_out + got, final, err) != got)
+        return mets_err_set(err, METS_EINVAL, "window: stream '%s': resamplers out of step", st->id);
+    if (!final && st->n_out + got < end)
+        return mets_err_set(err, METS_EINVAL, "window: stream '%s': the resampler gave %lld of %lld samples", st->id,
+                            (long long)(st->n_out + got), (long long)end);
+    size_t nsig = (size_t)channels(RS_SIGNAL, st->nl), ncond = (size_t)channels(RS_COND, st->nl);
+    for (int64_t j = 0; j < got; j++)
+        append_output(w, st, w->rows_sig + (size_t)j * nsig, cond ? w->rows_cond + (size_t)j * ncond : NULL);
+    return 0;
+}
+
+/* Forgets the input no later batch reads. */
+static void trim_input(const mets_windower *w, stream *st)
+{
+    int64_t keep = batch_first_input(w, st), drop = keep - st->in_base;
+    if (drop <= 0)
+        return;
+    size_t left = (size_t)(st->n_in - keep) * (size_t)st->nl;
+    memmove(st->in_mv, st->in_mv + drop * st->nl, left * sizeof *st->in_mv);
+    memmove(st->in_cond, st->in_cond + drop * st->nl, left);
+    st->in_base = keep;
+}
+
+/* Resamples and emits every window the input now completes. */
+static int produce(mets_windower *w, stream *st, mets_err *err)
+{
+    while (st->n_in >= batch_input_end(w, st, st->win_end_k))
+        if (batch(w, st, st->win_end_k, err))
+            return METS_EINVAL;
+    trim_input(w, st);
+    return 0;
+}
+
+/* Room for n more input samples. */
+static int reserve_input(stream *st, int64_t n)
+{
+    int64_t need = st->n_in + n - st->in_base;
+    if (need <= st->in_cap)
+        return 0;
+    int64_t cap = st->in_cap ? st->in_cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    float *mv = realloc(st->in_mv, (size_t)(cap * st->nl) * sizeof *mv);
+    if (mv)
+        st->in_mv = mv;
+    uint8_t *cond = realloc(st->in_cond, (size_t)(cap * st->nl));
+    if (cond)
+        st->in_cond = cond;
+    if (!mv || !cond)
+        return METS_ENOMEM;
+    st->in_cap = cap;
+    return 0;
+}
+
+/* Input value of one lead's sample and its condition bits; keeps the hold and saturation state. */
+static void input_sample(stream *st, int i, float v, int off, float *mv, uint8_t *cond)
 {
     int invalid = off || !isfinite(v);
     if (invalid)
@@ -392,33 +628,28 @@ static void input_sample(stream *st, int i, float v, int off, float *ch)
         st->sat_run[i]++;
     else
         st->sat_val[i] = v, st->sat_run[i] = !invalid;
-    ch[CH_SIGNAL] = v;
-    ch[CH_INVALID] = (float)invalid;
-    ch[CH_OFF] = (float)(off != 0);
-    ch[CH_SAT] = (float)(st->sat_run[i] >= (int)ceil(METS_WINDOW_SAT_S * st->rate));
+    *mv = v;
+    *cond = (uint8_t)((invalid ? C_INVALID : 0) | (off ? C_OFF : 0) |
+                      (st->sat_run[i] >= (int)ceil(METS_WINDOW_SAT_S * st->rate) ? C_SAT : 0));
 }
 
 /* Feeds samples [from, to) of `f`, or to - from bridged (invalid) samples when f is NULL. */
 static int feed(mets_windower *w, stream *st, const mets_frame *f, int64_t from, int64_t to, mets_err *err)
 {
-    size_t nch = 1 + CH_PER_LEAD * (size_t)st->nl;
     int col[METS_NLEADS];
     for (int i = 0; f && i < st->nl; i++)
         col[i] = mets_frame_lead_index(f, st->lead[i]);
-    while (from < to) {
-        int n = to - from < CHUNK ? (int)(to - from) : CHUNK;
-        for (int j = 0; j < n; j++) {
-            float *row = w->in + (size_t)j * nch;
-            row[CH_GAP] = !f;
-            for (int i = 0; i < st->nl; i++)
-                input_sample(st, i, f ? f->mv[(size_t)col[i] * f->nsamples + from + j] : NAN,
-                             f && f->lead_off[col[i]], row + 1 + CH_PER_LEAD * i);
+    if (reserve_input(st, to - from))
+        return mets_err_set(err, METS_ENOMEM, "window: out of memory for stream '%s'", st->id);
+    for (int64_t j = from; j < to; j++, st->n_in++) {
+        size_t at = (size_t)(st->n_in - st->in_base) * (size_t)st->nl;
+        for (int i = 0; i < st->nl; i++) {
+            input_sample(st, i, f ? f->mv[(size_t)col[i] * f->nsamples + j] : NAN, f && f->lead_off[col[i]],
+                         st->in_mv + at + i, st->in_cond + at + i);
+            st->in_cond[at + i] |= f ? 0 : C_GAP;
         }
-        if (resample(w, st, (size_t)n, err))
-            return METS_EINVAL;
-        st->n_in += n, from += n;
     }
-    return 0;
+    return produce(w, st, err);
 }
 
 static uint16_t lead_mask(const mets_frame *f)
@@ -429,20 +660,23 @@ static uint16_t lead_mask(const mets_frame *f)
     return m;
 }
 
-/* Ends the segment: the output soxr still holds (seconds of it) goes out, so the windows the segment's
- * input completes are emitted; their last samples see the end of the signal through the filter. */
+/* Ends the segment: the rest of its input is resampled as at the end of a recording, so the windows it
+ * completes are emitted; their last samples see the end of the signal through the filter. */
 static int segment_flush(mets_windower *w, stream *st, mets_err *err)
 {
-    size_t nch = 1 + CH_PER_LEAD * (size_t)st->nl, idone, odone;
-    do {
-        soxr_error_t e = soxr_process(st->soxr, NULL, 0, &idone, w->out, w->out_frames, &odone);
-        if (e)
-            return mets_err_set(err, METS_EINVAL, "window: stream '%s': resampling: %s", st->id, e);
-        for (size_t k = 0; k < odone; k++)
-            append_output(w, st, w->out + k * nch);
-    } while (odone == w->out_frames);
-    soxr_delete(st->soxr);
-    st->soxr = NULL;
+    st->open = 0;
+    return st->n_in > st->in_base ? batch(w, st, -1, err) : 0;
+}
+
+/* The fewest input samples after which output samples fall on input samples again (n * out / in whole):
+ * batches start there. 0 when there is none within MAX_PERIOD_S. */
+static int64_t output_period(double in_rate, double out_rate)
+{
+    for (int64_t n = 1; n <= (int64_t)ceil(MAX_PERIOD_S * in_rate); n++) {
+        double k = (double)n * out_rate / in_rate;
+        if (fabs(k - round(k)) < 1e-6)
+            return n;
+    }
     return 0;
 }
 
@@ -450,7 +684,7 @@ static int segment_flush(mets_windower *w, stream *st, mets_err *err)
  * window placed. */
 static int segment_start(mets_windower *w, stream *st, const mets_frame *f, mets_err *err)
 {
-    if (st->soxr && segment_flush(w, st, err))
+    if (st->open && segment_flush(w, st, err))
         return METS_EINVAL;
     memset(st->hold_val, 0, sizeof st->hold_val);
     memset(st->sat_run, 0, sizeof st->sat_run);
@@ -458,20 +692,20 @@ static int segment_start(mets_windower *w, stream *st, const mets_frame *f, mets
     for (int l = 0; l < METS_NLEADS; l++)
         if (st->leadmask >> l & 1)
             st->lead[st->nl++] = (mets_lead)l;
-    st->rate = f->rate_hz, st->t0_us = f->t0_us, st->n_in = st->n_out = 0, st->nmarks = 0;
-    soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-    soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0); /* as mets_prep_resample, so both agree */
-    /* Small DFT blocks: soxr's defaults suit audio and hold back ~7 s of output at ECG rates; these cut
-     * that to the filter's own length (~3 s) without changing the filter. */
-    soxr_runtime_spec_t rt = soxr_runtime_spec(1);
-    rt.log2_min_dft_size = METS_SOXR_LOG2_MIN_DFT, rt.log2_large_dft_size = METS_SOXR_LOG2_LARGE_DFT;
-    soxr_error_t e = NULL;
-    st->soxr = soxr_create(st->rate, w->p.rate_hz, 1 + CH_PER_LEAD * (unsigned)st->nl, &e, &io, &q, &rt);
-    if (e || !st->soxr) {
-        st->soxr = NULL;
-        return mets_err_set(err, METS_EINVAL, "window: stream '%s': resampler %g -> %g Hz: %s", st->id, st->rate,
-                            w->p.rate_hz, e ? e : "failed");
-    }
+    st->rate = f->rate_hz, st->t0_us = f->t0_us, st->n_in = st->n_out = st->in_base = 0, st->nmarks = 0;
+    free(st->in_mv), free(st->in_cond); /* sized for the old lead count */
+    st->in_mv = NULL, st->in_cond = NULL, st->in_cap = 0;
+    if (!(st->period = output_period(st->rate, w->p.rate_hz)))
+        return mets_err_set(err, METS_EINVAL, "window: stream '%s': %g Hz does not meet %g Hz within %d s",
+                            st->id, st->rate, w->p.rate_hz, MAX_PERIOD_S);
+    double lower = fmin(st->rate, w->p.rate_hz);
+    int same = st->rate == w->p.rate_hz; /* soxr copies the input then: no filter, no margins */
+    st->before = same ? 0 : (int64_t)ceil(MARGIN_BEFORE * st->rate / lower);
+    st->after = same ? 0 : (int64_t)ceil(MARGIN_AFTER * st->rate / lower);
+    for (int r = 0; r < RS_N; r++) /* refused here rather than at the first batch */
+        if (!resampler_get(w, st, channels(r, st->nl), err))
+            return METS_EINVAL;
+    st->open = 1;
     first_window(w, st);
     place_window(w, st);
     return 0;
@@ -494,7 +728,7 @@ static int64_t expected_t0(const stream *st)
  * overlap), after bridging a gap or restarting the segment as needed; negative on error. */
 static int64_t continue_segment(mets_windower *w, stream *st, const mets_frame *f, mets_err *err)
 {
-    if (!st->soxr)
+    if (!st->open)
         return segment_start(w, st, f, err);
     if (f->rate_hz != st->rate || lead_mask(f) != st->leadmask) {
         w->stats.restarts_format++;

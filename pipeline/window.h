@@ -17,12 +17,18 @@
  *     samples dropped (clock drift); anything beyond restarts the stream's segment: the resampler is
  *     flushed (windows its input completes still come out), then it and the window buffer are reset and
  *     the partial window is lost. A change of rate or of the set of leads restarts the segment too.
- *   - resampling: one libsoxr stream per segment (same quality as mets_prep_resample), its state kept
- *     across frames. soxr's output is aligned with its input (output sample k is at input time k / rate),
- *     so window times are exact; output lags input by soxr's block processing, so a window comes out
- *     once more signal than its end has arrived: measured about 3 s from most source rates, 4 s from
- *     360 Hz, 8 s from 50 Hz. That lag counts against the alert latency goal; narrowing the passband
- *     halves it but would change the one-shot path training used too (an open question for issue 8).
+ *   - resampling: libsoxr, the same quality as mets_prep_resample. Output sample k is at input time
+ *     k / rate, so window times are exact. The segment's recent input is kept, and each window's new
+ *     output samples are resampled in one batch, by a cleared resampler, from input about 1 s before
+ *     them to 0.9 s after the last (90 samples at the lower of the two rates: the filter's reach). So a
+ *     window comes out 0.9 s after its end (1.8 s from 50 Hz; at once from the model rate, which soxr
+ *     copies), i.e. 1.0 s (2.0 s) after it with 250 ms frames; a streaming soxr held it back by its
+ *     block processing: median 2.2 to 3.0 s, up to 4.75 s from 360 Hz and 8.3 s from 50 Hz
+ *     (bench/bench_window_latency measures it, and the CPU). Batches start where soxr's output grid
+ *     meets the segment's (a multiple of the two rates' common period; a source rate without one within
+ *     10 s is refused), so their output equals the streamed one up to float rounding (at most 6e-6 mV
+ *     on MIT-BIH, VFDB, CinC 2017 and PTB-XL records from 50 to 1000 Hz) and does not depend on how
+ *     the input is cut into frames. The training path (one-shot) is unchanged.
  *   - windows end on an absolute grid: end_us is a multiple of hop_us (UTC µs), start_us = end_us -
  *     length. So a replay, or a restart that seeks back, cuts the same windows, and (stream_id, end_us) is
  *     the window's deterministic id for at-least-once de-duplication. The first window of a segment is the
@@ -33,9 +39,12 @@
  *     Dropping an idle stream with a sink first emits the windows its input completes, as a restart
  *     after a gap does, so what comes out does not depend on whether or when the stream was dropped.
  *
- * Memory per stream: 12 x samples x (4 + 1) bytes of window ring, 8 x samples of seq, up to
- * max_reorder_frames + 1 held frame copies (each at most 12 x METS_FRAME_MAX_SAMPLES floats, sized to the
- * frames actually held) and one soxr state; in total at most max_streams of these.
+ * Memory per stream: 12 x samples x (4 + 1) bytes of window ring, 8 x samples of seq, leads x (4 + 1)
+ * bytes per input sample kept (about 4 s of input, up to twice that allocated; up to 13 s for a
+ * segment's first window), up to max_reorder_frames + 1 held frame copies (each at most 12 x METS_FRAME_MAX_SAMPLES
+ * floats, sized to the frames actually held); in total at most max_streams of these: 0.4 MB at 250 Hz,
+ * 1 MB at 1000 Hz for 12 leads. The soxr states (megabytes each) are the windower's, shared by its
+ * streams: one per source rate and lead count in use, up to 16.
  *
  * Thread safety: a windower is used by one thread at a time (one per worker / partition set); windowers
  * share nothing. The window passed to the sink and its arrays are valid only during the call: copy what

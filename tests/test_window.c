@@ -129,8 +129,8 @@ static void clean_stream_gives_windows_at_exact_hops(void)
     static windows ws;
     ws.n = 0;
     send(w, &m, 20, &ws);
-    /* the resampler holds back up to ~3 s: windows ending at 18 and 20 s may not be out yet */
-    CHECK(ws.n >= 3 && ws.n <= 5, "%d windows from 20 s", ws.n);
+    /* a window comes out 0.9 s after its end: the one ending at 20 s is not out yet */
+    CHECK(ws.n == 5, "%d windows from 20 s", ws.n);
     for (int i = 0; i < ws.n; i++) {
         window_copy *c = &ws.w[i];
         CHECK(c->end_us == T0 + (10 + 2 * i) * SEC && c->start_us == c->end_us - 10 * SEC, "window %d: %lld..%lld",
@@ -202,6 +202,66 @@ static void check_same_windows(const windows *a, const windows *b)
                   a->w[i].seq_last == b->w[i].seq_last && a->w[i].flags == b->w[i].flags &&
                   !memcmp(a->w[i].mv, b->w[i].mv, sizeof a->w[i].mv),
               "window %d differs", i);
+}
+
+/* Where the signal stood (seconds after T0) when each window came out. */
+typedef struct emitted {
+    windows ws;
+    double received_s, at_s[MAXWIN];
+} emitted;
+
+static void collect_when(const mets_window *win, void *ctx)
+{
+    emitted *e = ctx;
+    if (e->ws.n < MAXWIN)
+        e->at_s[e->ws.n] = e->received_s;
+    collect(win, &e->ws);
+}
+
+/* Sends 30 s at `rate` in frames of `frame` samples. */
+static void send_timed(double rate, int frame, emitted *e)
+{
+    static float buf[METS_NLEADS * MAXFRAME];
+    mets_windower *w = windower(0, 4);
+    monitor m = monitor_make("bed-1", rate, frame);
+    e->ws.n = 0;
+    while (m.n < 30 * rate) {
+        mets_frame f;
+        make_frame(&m, m.n, frame, &f, buf);
+        m.n += frame, m.seq++;
+        e->received_s = m.n / rate;
+        mets_err err;
+        CHECK(mets_windower_push(w, &f, collect_when, e, &err) == 0, "%s", err.msg);
+    }
+    mets_windower_free(w);
+}
+
+static void windows_come_out_once_the_filter_has_seen_past_their_end(void)
+{
+    /* the resampling filter reaches 0.9 s (90 samples at the lower rate) past an output sample; at the
+     * model rate there is no filter */
+    static const double rates[] = {360, 257, 250, 100, 50};
+    static emitted one, quarter;
+    for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+        double reach = rates[r] == 100 ? 0 : rates[r] < 100 ? 1.8 : 0.9;
+        send_timed(rates[r], 1, &one);
+        CHECK(one.ws.n == (reach > 0 ? 10 : 11), "%g Hz: %d windows from 30 s", rates[r], one.ws.n);
+        for (int i = 0; i < one.ws.n; i++) {
+            double held = one.at_s[i] - (one.ws.w[i].end_us - T0) / 1e6;
+            CHECK(held > reach - 0.02 && held < reach + 0.03, "%g Hz: window %d out %.3f s after its end", rates[r],
+                  i, held);
+        }
+        /* each output sample is resampled once, from the same input whatever the frames: the same samples
+         * (where sample times are whole µs, so that the frames' t0 give the monitor the same signal) */
+        if (fmod(1e6, rates[r]) != 0)
+            continue;
+        send_timed(rates[r], (int)(rates[r] / 4), &quarter);
+        CHECK(quarter.ws.n == one.ws.n, "%g Hz: %d vs %d windows", rates[r], quarter.ws.n, one.ws.n);
+        for (int i = 0; i < one.ws.n && i < quarter.ws.n; i++)
+            CHECK(one.ws.w[i].end_us == quarter.ws.w[i].end_us &&
+                      !memcmp(one.ws.w[i].mv, quarter.ws.w[i].mv, sizeof one.ws.w[i].mv),
+                  "%g Hz: window %d differs", rates[r], i);
+    }
 }
 
 static void reference_windows(windows *ref, double seconds)
@@ -518,6 +578,7 @@ int main(void)
 {
     RUN(clean_stream_gives_windows_at_exact_hops);
     RUN(streamed_resampling_matches_the_analytic_signal_and_oneshot);
+    RUN(windows_come_out_once_the_filter_has_seen_past_their_end);
     RUN(duplicates_are_dropped_and_counted);
     RUN(reordering_within_the_bound_is_undone);
     RUN(reordering_beyond_the_bound_gives_up_the_missing_frame);
