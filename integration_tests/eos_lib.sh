@@ -95,3 +95,28 @@ no_open_transactions() {
   if grep -qw Ongoing "$work/txn-$1"; then fail "open transactions: $(cat "$work/txn-$1")"; fi
   echo "transactions of $1: $(tr '\n' ' ' <"$work/txn-$1")"
 }
+
+# `mets tail --since` on the real broker (the mock cannot look up offsets by time): from the median
+# timestamp of run NAME's embeddings it must print, per partition, everything from the first message
+# at or after that time.
+check_since() {
+  local name=$1 t expected got
+  read -r t expected < <(python3 - "$work/$name/embeddings.jsonl" <<'PY'
+import collections, json, sys
+msgs = [json.loads(l)["kafka"] for l in open(sys.argv[1])]
+t = sorted(m["timestamp_ms"] for m in msgs)[len(msgs) // 2]
+parts = collections.defaultdict(list)
+for m in msgs:
+    parts[m["partition"]].append(m)
+n = 0
+for ms in parts.values():
+    ms.sort(key=lambda m: m["offset"])
+    first = next((i for i, m in enumerate(ms) if m["timestamp_ms"] >= t), len(ms))
+    n += len(ms) - first
+print(t, n)
+PY
+)
+  got=$(timeout 60 "$METS" tail --bootstrap "$bootstrap" --embeddings -t "$name.embeddings" --since "$t" -e | wc -l)
+  [ "$got" -eq "$expected" ] || fail "mets tail --since $t printed $got embeddings, expected $expected"
+  echo "mets tail --since: $got of $(wc -l <"$work/$name/embeddings.jsonl") embeddings, as expected"
+}

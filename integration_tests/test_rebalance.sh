@@ -43,6 +43,7 @@ done
 eos_dump ref
 eos_dump rb
 no_open_transactions rb
+check_since ref
 assigned=$(cat "$work"/rb-*.log | grep -c "assigned [0-9]* partition")
 revoked=$(cat "$work"/rb-*.log | grep -c "revoked [0-9]* partition")
 echo "members a b c, b killed, d joined, a left: $assigned assignments, $revoked revocations"
