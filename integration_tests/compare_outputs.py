@@ -4,8 +4,12 @@
 reason) must be in both exactly once. Values may differ only by floating-point rounding (a rebuilt window
 is encoded in a batch with other windows, and BLAS sums in another order): embeddings by cosine
 >= 1 - 1e-4, probabilities by 1e-3.
-usage: compare_outputs.py REFERENCE_DIR RUN_DIR   (each with embeddings.jsonl, alerts.jsonl,
-deadletters.jsonl as `mets tail --vectors -e --from-beginning` prints them); exit 1 on any difference."""
+With --recording-s S, the reference must also hold every window of each replayed S-second recording: per
+stream an unbroken run of window ends every 2 s, at least (S - 10 - 2) / 2 of them (a 10 s window, and up
+to 2 s at the end that no window covers whole).
+usage: compare_outputs.py [--recording-s S] REFERENCE_DIR RUN_DIR   (each with embeddings.jsonl,
+alerts.jsonl, deadletters.jsonl as `mets tail --vectors -e --from-beginning` prints them); exit 1 on any
+difference."""
 import collections
 import json
 import math
@@ -44,8 +48,31 @@ def cosine_gap(a, b):
     return 1 - dot / math.sqrt(sum(p * p for p in x) * sum(q * q for q in y))
 
 
+def covers_recordings(path, seconds, hop_us=2_000_000):
+    ends = collections.defaultdict(list)
+    with open(path) as f:
+        for line in f:
+            m = json.loads(line)
+            ends[m["stream_id"]].append(m["window_end_us"])
+    least = int((seconds - 10 - 2) // 2)
+    ok = bool(ends)
+    for stream, e in sorted(ends.items()):
+        e.sort()
+        gaps = [b - a for a, b in zip(e, e[1:]) if b - a != hop_us]
+        if gaps or len(e) < least:
+            print(f"{stream}: {len(e)} windows (at least {least}), {len(gaps)} breaks in the 2 s grid")
+            ok = False
+    print(f"reference windows: {len(ends)} streams, {sum(len(e) for e in ends.values())} windows, every stream "
+          f"an unbroken run of at least {least}" if ok else "reference windows: the recordings are not covered")
+    return ok
+
+
 def main():
-    ref, run = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    seconds = None
+    if args[0] == "--recording-s":
+        seconds, args = float(args[1]), args[2:]
+    ref, run = args
     ok = compare("embeddings", load(f"{ref}/embeddings.jsonl", lambda m: (m["stream_id"], m["window_end_us"])),
                  load(f"{run}/embeddings.jsonl", lambda m: (m["stream_id"], m["window_end_us"])),
                  cosine_gap, 1e-4)
@@ -54,6 +81,8 @@ def main():
                   lambda a, b: abs(a["probability"] - b["probability"]), 1e-3)
     dkey = lambda m: (m["partition"], m["offset"], m["reason"])
     ok &= compare("dead letters", load(f"{ref}/deadletters.jsonl", dkey), load(f"{run}/deadletters.jsonl", dkey))
+    if seconds:
+        ok &= covers_recordings(f"{ref}/embeddings.jsonl", seconds)
     sys.exit(0 if ok else 1)
 
 

@@ -48,5 +48,5 @@ assigned=$(cat "$work"/rb-*.log | grep -c "assigned [0-9]* partition")
 revoked=$(cat "$work"/rb-*.log | grep -c "revoked [0-9]* partition")
 echo "members a b c, b killed, d joined, a left: $assigned assignments, $revoked revocations"
 [ "$assigned" -ge 5 ] || fail "only $assigned assignments: the partitions did not move"
-python3 "$(dirname "$0")/compare_outputs.py" "$work/ref" "$work/rb" || fail "the outputs differ"
+python3 "$(dirname "$0")/compare_outputs.py" --recording-s 260 "$work/ref" "$work/rb" || fail "the outputs differ"
 echo "rebalance test: $((SECONDS - start)) s"
