@@ -5,8 +5,11 @@
 #define METS_BENCH_COMMON_H
 
 double mets_bench_now(void);
-/* Best-of-several GFLOPS of a square single-threaded cblas_sgemm of size n. */
-double mets_bench_sgemm_gflops(int n);
+/* CPU seconds of the calling thread: what it ran, whatever other jobs on the machine did meanwhile. */
+double mets_bench_cpu_now(void);
+/* Best-of-several GFLOPS of a square single-threaded cblas_sgemm of size n, timed by `clock`
+ * (mets_bench_now or mets_bench_cpu_now). */
+double mets_bench_sgemm_gflops(int n, double (*clock)(void));
 double mets_bench_peak_rss_mib(void);
 
 #endif

@@ -1,13 +1,16 @@
 /* How fast the ECG encoder runs: windows per second at batch 1, 8, 32 and 128 on one thread, the
  * effective GFLOPS next to this machine's sgemm peak measured in the same run, and where the time goes
- * layer by layer (mets_ecgenc_encode_timed), with the im2col share of every convolution. Weights are
+ * layer by layer (mets_ecgenc_encode_timed, in CPU time of the encoding thread). Weights are
  * random (speed does not depend on them) unless a model file is given.
  *
  * --tsv prints one line "batch threads windows/s" for one batch and thread count instead, for
  * bench/onnx_export.py's side-by-side table: with T threads, T workers each encode their own batches
  * through their own context, as metsd's workers do.
  *
- * usage: bench_encoder [--tsv --batch N --threads T --seconds S] [MODEL.mets] */
+ * --cpu times everything (that line, the table and the sgemm peak) in CPU time of the encoding thread
+ * instead of wall time, so that other jobs on a shared machine do not count (bench/onnx_export.py --cpu).
+ *
+ * usage: bench_encoder [--tsv --batch N --threads T --seconds S --cpu] [MODEL.mets] */
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +44,14 @@ static mets_ecgenc *open_model(const char *path, mets_err *err)
     return enc;
 }
 
+static int cpu_time; /* --cpu */
+
+/* Wall seconds, or with --cpu CPU seconds of the calling thread. */
+static double now(void)
+{
+    return cpu_time ? mets_bench_cpu_now() : mets_bench_now();
+}
+
 /* Seconds per call of encoding n windows, over at least `seconds` after a warm-up call. */
 static double time_batches(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *emb,
                            double seconds)
@@ -48,11 +59,11 @@ static double time_batches(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const f
     mets_err err;
     mets_ecgenc_encode(enc, ctx, x, n, emb, &err);
     int calls = 0;
-    double t0 = mets_bench_now(), dt;
+    double t0 = now(), dt;
     do {
         mets_ecgenc_encode(enc, ctx, x, n, emb, &err);
         calls++;
-    } while ((dt = mets_bench_now() - t0) < seconds);
+    } while ((dt = now() - t0) < seconds);
     return dt / calls;
 }
 
@@ -98,24 +109,6 @@ static double run_workers(const mets_ecgenc *enc, const float *x, int n, int thr
     return total;
 }
 
-/* Seconds per window of building the im2col matrix of convolution c alone (0 for a direct 1x1). */
-static double im2col_time(const mets_ecgenc_conv *c, int n)
-{
-    size_t nwork = mets_conv1d_work_floats(&c->shape, c->in_len);
-    if (!nwork)
-        return 0.0;
-    float *x = calloc((size_t)n * c->shape.cin * c->in_len, sizeof *x), *col = malloc(nwork * sizeof *col);
-    int reps = 0;
-    double t0 = mets_bench_now(), dt;
-    do {
-        for (int i = 0; i < n; i++)
-            mets_conv1d_im2col(&c->shape, x + (size_t)i * c->shape.cin * c->in_len, c->in_len, col);
-        reps++;
-    } while ((dt = mets_bench_now() - t0) < 0.05);
-    free(x), free(col);
-    return dt / reps / n;
-}
-
 /* Per-step time per window at batch 1 and 32, from the encoder's own timing table. */
 static void layer_breakdown(const mets_ecgenc *enc, const float *x)
 {
@@ -135,7 +128,7 @@ static void layer_breakdown(const mets_ecgenc *enc, const float *x)
         } while (mets_bench_now() - t0 < 1.5);
         for (int i = 0; i < METS_ECGENC_MAX_CONVS; i++)
             t[b].conv[i] /= windows;
-        t[b].relu_add /= windows, t[b].pool /= windows, t[b].head /= windows;
+        t[b].pool /= windows, t[b].head /= windows;
         mets_ecgenc_ctx_free(ctx);
     }
     free(emb);
@@ -146,34 +139,36 @@ static void layer_breakdown(const mets_ecgenc *enc, const float *x)
     for (int b = 0; b < 2; b++) {
         for (int i = 0; i < nconv; i++)
             conv_total[b] += t[b].conv[i];
-        total[b] = conv_total[b] + t[b].relu_add + t[b].pool + t[b].head;
+        total[b] = conv_total[b] + t[b].pool + t[b].head;
     }
-    printf("\nper-layer time per window, 1 thread (mets_ecgenc_encode_timed; im2col timed alone at batch 32):\n");
+    printf("\nper-layer CPU time per window, 1 thread (mets_ecgenc_encode_timed; bias, residual add and ReLU are "
+           "fused into the convolutions):\n");
     printf("%-22s %13s %6s %8s %8s %7s %7s %7s\n", "layer", "cin>cout k/s", "length", "ms b=1", "ms b=32",
-           "share", "GFLOPS", "im2col");
-    double im_total = 0;
+           "share", "GF b=1", "GF b=32");
     for (int i = 0; i < nconv; i++) {
         const mets_ecgenc_conv *c = &convs[i];
         char shape[32];
         snprintf(shape, sizeof shape, "%d>%d %d/%d", c->shape.cin, c->shape.cout, c->shape.k, c->shape.stride);
-        double mflop = 2e-6 * c->shape.cout * c->shape.cin * c->shape.k * c->out_len, im = im2col_time(c, 32);
-        im_total += im;
-        printf("%-22s %13s %6d %8.3f %8.3f %6.1f%% %7.1f %6.0f%%\n", c->name, shape, c->out_len, t[0].conv[i] * 1e3,
-               t[1].conv[i] * 1e3, 100 * t[1].conv[i] / total[1], mflop * 1e-3 / t[1].conv[i], 100 * im / t[1].conv[i]);
+        double mflop = 2e-6 * c->shape.cout * c->shape.cin * c->shape.k * c->out_len;
+        printf("%-22s %13s %6d %8.3f %8.3f %6.1f%% %7.1f %7.1f\n", c->name, shape, c->out_len, t[0].conv[i] * 1e3,
+               t[1].conv[i] * 1e3, 100 * t[1].conv[i] / total[1], mflop * 1e-3 / t[0].conv[i],
+               mflop * 1e-3 / t[1].conv[i]);
     }
     struct {
         const char *name;
         double t0, t1;
     } rows[] = {{"all convolutions", conv_total[0], conv_total[1]},
-                {"ReLU + residual adds", t[0].relu_add, t[1].relu_add},
                 {"max pool + avg pool", t[0].pool, t[1].pool},
                 {"ECG head + L2 norm", t[0].head, t[1].head},
                 {"total", total[0], total[1]}};
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
         printf("%-22s %13s %6s %8.3f %8.3f %6.1f%%\n", rows[r].name, "", "", rows[r].t0 * 1e3, rows[r].t1 * 1e3,
                100 * rows[r].t1 / total[1]);
-    printf("im2col alone: %.3f ms per window at batch 32 (%.0f%% of the convolutions)\n", im_total * 1e3,
-           100 * im_total / conv_total[1]);
+    double flops = mets_ecgenc_flops(a);
+    printf("convolutions: %.1f GFLOPS at batch 1, %.1f at batch 32; whole encoder %.1f and %.1f\n",
+           (flops - 2.0 * a->embed_dim * a->channels[a->stages - 1]) * 1e-9 / conv_total[0],
+           (flops - 2.0 * a->embed_dim * a->channels[a->stages - 1]) * 1e-9 / conv_total[1], flops * 1e-9 / total[0],
+           flops * 1e-9 / total[1]);
 }
 
 static void fill_windows(float *x, size_t n)
@@ -188,6 +183,7 @@ int main(int argc, char **argv)
                                          {"batch", required_argument, NULL, 'b'},
                                          {"threads", required_argument, NULL, 'j'},
                                          {"seconds", required_argument, NULL, 's'},
+                                         {"cpu", no_argument, NULL, 'c'},
                                          {NULL, 0, NULL, 0}};
     int tsv = 0, tsv_batch = 1, threads = 1, c;
     double seconds = 1.5;
@@ -200,6 +196,8 @@ int main(int argc, char **argv)
             threads = atoi(optarg);
         else if (c == 's')
             seconds = atof(optarg);
+        else if (c == 'c')
+            cpu_time = 1;
         else
             return 2;
     }
@@ -224,10 +222,10 @@ int main(int argc, char **argv)
         mets_ecgenc_free(enc);
         return 0;
     }
-    double flops = mets_ecgenc_flops(a), peak = mets_bench_sgemm_gflops(1024);
+    double flops = mets_ecgenc_flops(a), peak = mets_bench_sgemm_gflops(1024, now);
     static const int batches[] = {1, 8, 32, 128};
-    printf("ECG encoder, 1 thread: %.1f MFLOP per window; sgemm peak 1024^3 in this run: %.1f GFLOPS\n", flops * 1e-6,
-           peak);
+    printf("ECG encoder, 1 thread: %.1f MFLOP per window; sgemm peak 1024^3 in this run: %.1f GFLOPS (%s time)\n",
+           flops * 1e-6, peak, cpu_time ? "CPU" : "wall");
     printf("%7s %12s %12s %9s %8s\n", "batch", "windows/s", "ms/window", "GFLOPS", "of peak");
     for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++) {
         int n = batches[i];

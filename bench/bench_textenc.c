@@ -45,7 +45,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_textenc: %s\n", err.msg);
         return 1;
     }
-    double peak = mets_bench_sgemm_gflops(1024);
+    double peak = mets_bench_sgemm_gflops(1024, mets_bench_now);
     static const int sizes[] = {1, 16, 256};
     const char **batch = malloc(256 * sizeof *batch);
     float *out = malloc(256 * METS_TEXTENC_DIM * sizeof *out);

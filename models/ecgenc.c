@@ -170,6 +170,10 @@ int mets_ecgenc_arch_read(const mets_mfile *mf, mets_ecgenc_arch *a, mets_err *e
 typedef struct conv_weights {
     mets_ecgenc_conv conv;
     const float *w, *b;
+    /* The bias added at run time: a block's projection shortcut adds its own and conv2's (the sum, owned),
+     * and conv2 then adds none, accumulating onto the shortcut. */
+    const float *run_b;
+    const float *wp; /* w packed for the convolution kernel (mets_conv1d_pack), or NULL */
 } conv_weights;
 
 struct mets_ecgenc {
@@ -182,10 +186,34 @@ struct mets_ecgenc {
     const float *ecg_w, *ecg_b, *text_w, *text_b, *logit_scale;
 };
 
+/* Activations are channel-major, [channels, batch, length], so that through OpenBLAS every convolution
+ * is one GEMM over as many windows as the im2col scratch `work` holds (WORK_FLOATS, or one window if
+ * that is more). The convolution kernel gains nothing from that, so with it the trunk runs on
+ * KERNEL_CHUNK windows at a time, whose activations stay in the core's L2 cache. */
+#define WORK_FLOATS ((size_t)1 << 18)
+#ifndef KERNEL_CHUNK
+#define KERNEL_CHUNK 4
+#endif
+
 struct mets_ecgenc_ctx {
-    int max_batch;
-    float *buf[4], *work, *pooled;
+    int max_batch, chunk; /* windows per pass through the trunk */
+    float *buf[3], *work, *pooled; /* block input, conv1 output, block output */
+    size_t work_floats;
 };
+
+/* *out = n floats the encoder owns (freed with it), for `what`. */
+static int own_floats(mets_ecgenc *enc, size_t n, const char *what, float **out, mets_err *err)
+{
+    float **grown = realloc(enc->owned, (size_t)(enc->nowned + 1) * sizeof *grown), *w = malloc(n * sizeof *w);
+    if (grown)
+        enc->owned = grown;
+    if (!grown || !w) {
+        free(w);
+        return mets_err_set(err, METS_ENOMEM, "%s: out of memory for '%s'", mets_mfile_name(enc->mf), what);
+    }
+    *out = enc->owned[enc->nowned++] = w;
+    return 0;
+}
 
 /* Binds tensor `name` as f32: straight from the mapping, or widened once from f16. */
 static int bind(mets_ecgenc *enc, const char *name, int ndim, int64_t d0, int64_t d1, int64_t d2, const float **out,
@@ -196,16 +224,52 @@ static int bind(mets_ecgenc *enc, const char *name, int ndim, int64_t d0, int64_
     if (mets_mfile_tensor(enc->mf, name, METS_DT_F16, ndim, shape, &half, NULL) != 0)
         return mets_mfile_tensor_f32(enc->mf, name, ndim, shape, out, err);
     size_t n = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1) * (ndim > 2 ? (size_t)d2 : 1);
-    float **grown = realloc(enc->owned, (size_t)(enc->nowned + 1) * sizeof *grown), *w = malloc(n * sizeof *w);
-    if (grown)
-        enc->owned = grown;
-    if (!grown || !w) {
-        free(w);
-        return mets_err_set(err, METS_ENOMEM, "%s: out of memory for tensor '%s'", mets_mfile_name(enc->mf), name);
-    }
+    float *w;
+    int rc = own_floats(enc, n, name, &w, err);
+    if (rc)
+        return rc;
     mets_f16_to_f32(half, w, n);
-    enc->owned[enc->nowned++] = w;
     *out = w;
+    return 0;
+}
+
+/* A projection shortcut (listed right after its block's conv2) runs first and adds both biases; conv2
+ * then accumulates onto it with none, which saves a pass over the block's output. */
+static int fuse_shortcut_biases(mets_ecgenc *enc, mets_err *err)
+{
+    for (int i = 0; i < enc->nconv; i++)
+        enc->convs[i].run_b = enc->convs[i].b;
+    for (int i = 1; i < enc->nconv; i++) {
+        conv_weights *down = &enc->convs[i], *conv2 = &enc->convs[i - 1];
+        if (down->conv.role != METS_CONV_DOWN)
+            continue;
+        int cout = down->conv.shape.cout;
+        float *sum;
+        int rc = own_floats(enc, (size_t)cout, down->conv.name, &sum, err);
+        if (rc)
+            return rc;
+        for (int c = 0; c < cout; c++)
+            sum[c] = down->b[c] + conv2->b[c];
+        down->run_b = sum, conv2->run_b = NULL;
+    }
+    return 0;
+}
+
+/* Repacks every convolution's weights once for the convolution kernel, where this CPU has it. */
+static int pack_weights(mets_ecgenc *enc, mets_err *err)
+{
+    for (int i = 0; i < enc->nconv; i++) {
+        conv_weights *c = &enc->convs[i];
+        size_t n = mets_conv1d_packed_floats(&c->conv.shape);
+        if (!n)
+            continue;
+        float *wp;
+        int rc = own_floats(enc, n, c->conv.name, &wp, err);
+        if (rc)
+            return rc;
+        mets_conv1d_pack(&c->conv.shape, c->w, wp);
+        c->wp = wp;
+    }
     return 0;
 }
 
@@ -228,7 +292,7 @@ static int bind_weights(mets_ecgenc *enc, mets_err *err)
     rc = rc ?: bind(enc, "head.text.weight", 2, a->embed_dim, a->text_dim, 0, &enc->text_w, err);
     rc = rc ?: bind(enc, "head.text.bias", 1, a->embed_dim, 0, 0, &enc->text_b, err);
     rc = rc ?: bind(enc, "logit_scale", 1, 1, 0, 0, &enc->logit_scale, err);
-    return rc;
+    return rc ?: fuse_shortcut_biases(enc, err) ?: pack_weights(enc, err);
 }
 
 mets_ecgenc *mets_ecgenc_open(const char *path, mets_err *err)
@@ -285,22 +349,26 @@ float mets_ecgenc_logit_scale(const mets_ecgenc *enc)
 
 mets_ecgenc_ctx *mets_ecgenc_ctx_new(const mets_ecgenc *enc, int max_batch, mets_err *err)
 {
-    size_t act = 0, work = 0;
+    size_t act = 0, work = 0; /* work: the most one window needs */
     for (int i = 0; i < enc->nconv; i++) {
         const mets_ecgenc_conv *c = &enc->convs[i].conv;
         size_t in = (size_t)c->shape.cin * c->in_len, out = (size_t)c->shape.cout * c->out_len;
         act = in > act ? in : act;
         act = out > act ? out : act;
-        size_t wk = mets_conv1d_work_floats(&c->shape, c->in_len);
+        size_t wk = mets_conv1d_cnl_work_floats(&c->shape, c->in_len);
         work = wk > work ? wk : work;
     }
     mets_ecgenc_ctx *ctx = calloc(1, sizeof *ctx);
     int ok = ctx != NULL && max_batch > 0;
     if (ok) {
         ctx->max_batch = max_batch;
-        for (int i = 0; i < 4; i++)
-            ok &= (ctx->buf[i] = malloc(act * max_batch * sizeof(float))) != NULL;
-        ok &= (ctx->work = malloc((work ? work : 1) * sizeof(float))) != NULL;
+        ctx->chunk = enc->convs[0].wp && max_batch > KERNEL_CHUNK ? KERNEL_CHUNK : max_batch;
+        size_t windows = work ? WORK_FLOATS / work : 0;
+        windows = windows < 1 ? 1 : windows > (size_t)ctx->chunk ? (size_t)ctx->chunk : windows;
+        ctx->work_floats = work * windows;
+        for (int i = 0; i < 3; i++)
+            ok &= (ctx->buf[i] = malloc(act * ctx->chunk * sizeof(float))) != NULL;
+        ok &= (ctx->work = malloc((ctx->work_floats ? ctx->work_floats : 1) * sizeof(float))) != NULL;
         ok &= (ctx->pooled = malloc((size_t)max_batch * enc->arch.channels[enc->arch.stages - 1] * sizeof(float))) !=
               NULL;
     }
@@ -317,7 +385,7 @@ void mets_ecgenc_ctx_free(mets_ecgenc_ctx *ctx)
 {
     if (!ctx)
         return;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 3; i++)
         free(ctx->buf[i]);
     free(ctx->work), free(ctx->pooled);
     free(ctx);
@@ -325,7 +393,7 @@ void mets_ecgenc_ctx_free(mets_ecgenc_ctx *ctx)
 
 /* The optional timing table of mets_ecgenc_encode_timed: each lap adds the time since the previous
  * one to a step (a convolution's index, or one of the steps below). Without a table it reads no clock. */
-enum { STEP_RELU_ADD = -1, STEP_POOL = -2, STEP_HEAD = -3 };
+enum { STEP_POOL = -1, STEP_HEAD = -2 };
 
 typedef struct timer {
     mets_ecgenc_times *t;
@@ -335,7 +403,7 @@ typedef struct timer {
 static double clock_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -344,48 +412,74 @@ static void lap(timer *tm, int step)
     if (!tm->t)
         return;
     double now = clock_s();
-    double *slot = step >= 0 ? &tm->t->conv[step]
-                   : step == STEP_RELU_ADD ? &tm->t->relu_add
-                   : step == STEP_POOL     ? &tm->t->pool
-                                           : &tm->t->head;
+    double *slot = step >= 0 ? &tm->t->conv[step] : step == STEP_POOL ? &tm->t->pool : &tm->t->head;
     *slot += now - tm->mark;
     tm->mark = now;
 }
 
-static void run_conv(const mets_ecgenc *enc, int i, const float *x, int n, float *y, float *work, timer *tm)
+/* Convolution i of x (window-major for the stem's input, else channel-major) into channel-major y,
+ * adding the residual r (NULL, or y itself to accumulate), then the ReLU if relu. */
+static void run_conv(const mets_ecgenc *enc, int i, const float *x, int n, const float *r, float *y, int relu,
+                     mets_ecgenc_ctx *ctx, timer *tm)
 {
     const conv_weights *c = &enc->convs[i];
-    mets_conv1d(&c->conv.shape, c->w, c->b, x, n, c->conv.in_len, y, work);
+    mets_conv1d_cnl(&c->conv.shape, c->w, c->wp, c->run_b, r, x, i == 0, n, c->conv.in_len, y, relu, ctx->work,
+                    ctx->work_floats);
     lap(tm, i);
 }
 
-/* One residual block from convs[i] on: x -> out, using t as scratch; returns the next conv index. */
-static int run_block(const mets_ecgenc *enc, int i, const float *x, int n, float *t, float *sc, float *out,
-                     float *work, timer *tm)
+/* One residual block from convs[i] on: x -> out, using t as scratch; returns the next conv index. The
+ * shortcut (x itself, or its projection computed into out) is the residual conv2 adds onto, and the
+ * block's ReLUs run as the convolutions store their results. */
+static int run_block(const mets_ecgenc *enc, int i, const float *x, int n, float *t, float *out,
+                     mets_ecgenc_ctx *ctx, timer *tm)
 {
-    const conv_weights *c1 = &enc->convs[i], *c2 = &enc->convs[i + 1];
-    size_t m = (size_t)n * c2->conv.shape.cout * c2->conv.out_len;
-    run_conv(enc, i, x, n, t, work, tm);
-    mets_relu(t, (size_t)n * c1->conv.shape.cout * c1->conv.out_len);
-    lap(tm, STEP_RELU_ADD);
-    run_conv(enc, i + 1, t, n, out, work, tm);
-    const float *shortcut = x;
+    run_conv(enc, i, x, n, NULL, t, 1, ctx, tm);
     int next = i + 2;
     if (next < enc->nconv && enc->convs[next].conv.role == METS_CONV_DOWN) {
-        run_conv(enc, next, x, n, sc, work, tm);
-        shortcut = sc, next++;
+        run_conv(enc, next, x, n, NULL, out, 0, ctx, tm);
+        run_conv(enc, i + 1, t, n, out, out, 1, ctx, tm);
+        next++;
+    } else {
+        run_conv(enc, i + 1, t, n, x, out, 1, ctx, tm);
     }
-    for (size_t k = 0; k < m; k++)
-        out[k] += shortcut[k];
-    mets_relu(out, m);
-    lap(tm, STEP_RELU_ADD);
     return next;
+}
+
+/* Global average pool of x[c, n, len] into pooled[n, c], summing as mets_avgpool1d does. */
+static void global_avg_pool(const float *x, int c, int n, int len, float *pooled)
+{
+    for (int ch = 0; ch < c; ch++)
+        for (int w = 0; w < n; w++) {
+            const float *row = x + ((size_t)ch * n + w) * len;
+            float acc = 0.0f;
+            for (int t = 0; t < len; t++)
+                acc += row[t];
+            pooled[(size_t)w * c + ch] = acc / (float)len;
+        }
 }
 
 int mets_ecgenc_encode(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *emb,
                        mets_err *err)
 {
     return mets_ecgenc_encode_timed(enc, ctx, x, n, emb, NULL, err);
+}
+
+/* The convolutional trunk on n <= ctx->chunk windows x[n, 24, samples], into pooled[n, channels]. */
+static void run_trunk(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *pooled, timer *tm)
+{
+    const mets_ecgenc_conv *stem = &enc->convs[0].conv, *last = &enc->convs[enc->nconv - 1].conv;
+    float **b = ctx->buf;
+    run_conv(enc, 0, x, n, NULL, b[1], 1, ctx, tm);
+    mets_maxpool1d(b[1], n * stem->shape.cout, stem->out_len, 3, 2, 1, b[0]);
+    lap(tm, STEP_POOL);
+    for (int i = 1; i < enc->nconv;) {
+        i = run_block(enc, i, b[0], n, b[1], b[2], ctx, tm);
+        float *tmp = b[0];
+        b[0] = b[2], b[2] = tmp;
+    }
+    global_avg_pool(b[0], last->shape.cout, n, last->out_len, pooled);
+    lap(tm, STEP_POOL);
 }
 
 int mets_ecgenc_encode_timed(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *emb,
@@ -395,23 +489,13 @@ int mets_ecgenc_encode_timed(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const
         return mets_err_set(err, METS_EINVAL, "ECG encoder: batch of %d windows, context holds %d", n,
                             ctx->max_batch);
     const mets_ecgenc_arch *a = &enc->arch;
-    const conv_weights *stem = &enc->convs[0];
-    float **b = ctx->buf;
+    int channels = a->channels[a->stages - 1];
     timer tm = {times, times ? clock_s() : 0.0};
-    run_conv(enc, 0, x, n, b[1], ctx->work, &tm);
-    mets_relu(b[1], (size_t)n * stem->conv.shape.cout * stem->conv.out_len);
-    lap(&tm, STEP_RELU_ADD);
-    mets_maxpool1d(b[1], n * stem->conv.shape.cout, stem->conv.out_len, 3, 2, 1, b[0]);
-    lap(&tm, STEP_POOL);
-    for (int i = 1; i < enc->nconv;) {
-        i = run_block(enc, i, b[0], n, b[1], b[2], b[3], ctx->work, &tm);
-        float *tmp = b[0];
-        b[0] = b[3], b[3] = tmp;
+    for (int w0 = 0; w0 < n; w0 += ctx->chunk) {
+        int m = n - w0 < ctx->chunk ? n - w0 : ctx->chunk;
+        run_trunk(enc, ctx, x + (size_t)w0 * METS_ECG_IN_CHANNELS * a->samples, m,
+                  ctx->pooled + (size_t)w0 * channels, &tm);
     }
-    const mets_ecgenc_conv *last = &enc->convs[enc->nconv - 1].conv;
-    int channels = a->channels[a->stages - 1], len = last->out_len;
-    mets_avgpool1d(b[0], n * channels, len, len, len, 0, ctx->pooled);
-    lap(&tm, STEP_POOL);
     mets_linear(ctx->pooled, n, channels, enc->ecg_w, enc->ecg_b, a->embed_dim, emb);
     mets_l2_normalize(emb, n, a->embed_dim, NULL);
     lap(&tm, STEP_HEAD);

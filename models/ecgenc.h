@@ -95,13 +95,14 @@ void mets_ecgenc_ctx_free(mets_ecgenc_ctx *ctx);
 /* Encodes n <= max_batch preprocessed windows x[n, 24, samples] into emb[n, dim], L2-normalised. */
 int mets_ecgenc_encode(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *emb,
                        mets_err *err);
-/* Where encoding time goes, for benchmarks: seconds added up over calls, per convolution (bias
- * included; indexed as mets_ecgenc_convs lists them), for ReLU and the residual adds, for the two
- * poolings and for the ECG head with its L2 norm. Zero it before the first call. */
+/* Where encoding time goes, for benchmarks: CPU seconds of the calling thread (so that other jobs on a
+ * shared machine do not count) added up over calls, per convolution (indexed as mets_ecgenc_convs lists
+ * them; bias, residual add and ReLU are fused into them), for the two poolings and for the ECG head with
+ * its L2 norm. Zero it before the first call. */
 #define METS_ECGENC_MAX_CONVS (1 + 3 * METS_ECGENC_MAX_STAGES * 8)
 typedef struct mets_ecgenc_times {
     double conv[METS_ECGENC_MAX_CONVS];
-    double relu_add, pool, head;
+    double pool, head;
 } mets_ecgenc_times;
 /* mets_ecgenc_encode that also adds its time per step to *times; identical output. */
 int mets_ecgenc_encode_timed(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const float *x, int n, float *emb,

@@ -1,4 +1,5 @@
-/* Neural-network operators on float32, row-major, built on OpenBLAS's cblas_sgemm.
+/* Neural-network operators on float32, row-major, built on OpenBLAS's cblas_sgemm, except for the
+ * ResNet convolution of mets_conv1d_cnl, which has a kernel of its own on x86-64 with AVX2 and FMA.
  *
  * Every op is a pure function of its arguments: weights are read-only, outputs and scratch
  * (`work`) belong to the caller, so any number of threads may run ops at once as long as each has
@@ -38,6 +39,25 @@ void mets_conv1d_im2col(const mets_conv1d_shape *s, const float *x, int len, flo
  * Lowered to one GEMM per batch item over an im2col matrix [cin*k, out_len] in `work`. */
 void mets_conv1d(const mets_conv1d_shape *s, const float *w, const float *b, const float *x, int batch, int len,
                  float *y, float *work);
+
+/* The same convolution over a batch stored channel-major, y[cout, batch, out_len], with the residual
+ * add and the ReLU of a ResNet block fused in: y = conv(x) + b + r, then max(y, 0) if relu. r is a
+ * tensor shaped as y (NULL for none; it may be y itself, to accumulate). x is x[batch, cin, len] if
+ * x_window_major, else x[cin, batch, len]. work holds work_floats >= mets_conv1d_cnl_work_floats(s, len)
+ * floats; the im2col matrices of as many windows as fit go into one OpenBLAS GEMM. With wp (w packed by
+ * mets_conv1d_pack) a kernel of our own multiplies instead, reading each window's zero-padded input in
+ * place: no im2col matrix, no per-call packing (at these sizes they cost as much as the arithmetic),
+ * and the ReLU applied as the result is stored. */
+void mets_conv1d_cnl(const mets_conv1d_shape *s, const float *w, const float *wp, const float *b, const float *r,
+                     const float *x, int x_window_major, int batch, int len, float *y, int relu, float *work,
+                     size_t work_floats);
+/* Scratch floats mets_conv1d_cnl needs for one window of `len` samples; more lets OpenBLAS take several
+ * windows per GEMM. */
+size_t mets_conv1d_cnl_work_floats(const mets_conv1d_shape *s, int len);
+/* Floats of w[cout, cin, k] packed for mets_conv1d_cnl's kernel; 0 when this CPU has none (x86-64 with
+ * AVX2 and FMA), and then wp must be NULL. */
+size_t mets_conv1d_packed_floats(const mets_conv1d_shape *s);
+void mets_conv1d_pack(const mets_conv1d_shape *s, const float *w, float *wp);
 
 /* Inference batch norm on x[batch, c, len] in place: (x - mean) / sqrt(var + eps) * gamma + beta. */
 void mets_batchnorm(float *x, int batch, int c, int len, const float *gamma, const float *beta, const float *mean,

@@ -100,6 +100,64 @@ static void conv1d_matches_reference(void)
     }
 }
 
+/* One trial of mets_conv1d_cnl: x window-major or channel-major, weights plain (OpenBLAS) or packed (our
+ * kernel), a residual that is NULL, another tensor or y itself, scratch for one window or all, with or
+ * without the ReLU. */
+static void conv1d_cnl_trial(const mets_conv1d_shape *s, int batch, int len, int trial)
+{
+    int out_len = mets_conv1d_out_len(s, len), window_major = trial % 2, residual = trial / 2 % 3;
+    int relu = trial / 24 % 2;
+    size_t nx = (size_t)batch * s->cin * len, ny = (size_t)batch * s->cout * out_len, nw = (size_t)s->cout * s->cin * s->k;
+    float *x = rand_vec(nx, -1, 1), *xc = malloc(nx * sizeof *xc), *w = rand_vec(nw, -1, 1);
+    float *b = trial / 6 % 2 ? rand_vec(s->cout, -1, 1) : NULL, *r = rand_vec(ny, -1, 1), *y = rand_vec(ny, 9, 9);
+    size_t one = mets_conv1d_cnl_work_floats(s, len), nwork = trial / 12 % 2 ? one * batch : one;
+    float *work = rand_vec(nwork + 1, 9, 9), *wp = NULL;
+    double *ref = calloc(ny, sizeof *ref), *want = malloc(ny * sizeof *want);
+    conv1d_reference(s, w, b, x, batch, len, ref);
+    for (int n = 0; n < batch; n++) /* x[n, c, t] -> xc[c, n, t]; ref[n, c, t] -> want[c, n, t] (+ r) */
+        for (int c = 0; c < s->cin; c++)
+            memcpy(xc + ((size_t)c * batch + n) * len, x + ((size_t)n * s->cin + c) * len, (size_t)len * sizeof *x);
+    for (int n = 0; n < batch; n++)
+        for (int c = 0; c < s->cout; c++)
+            for (int t = 0; t < out_len; t++) {
+                size_t i = ((size_t)c * batch + n) * out_len + t;
+                want[i] = ref[((size_t)n * s->cout + c) * out_len + t] + (residual ? r[i] : 0.0);
+                want[i] = relu && want[i] < 0 ? 0.0 : want[i];
+            }
+    if (residual == 2)
+        memcpy(y, r, ny * sizeof *y);
+    for (int packed = 0; packed < 2; packed++) {
+        size_t np = mets_conv1d_packed_floats(s);
+        if (packed && !np)
+            break; /* no kernel on this CPU */
+        if (packed)
+            mets_conv1d_pack(s, w, wp = malloc(np * sizeof *wp));
+        float *yk = malloc(ny * sizeof *yk);
+        memcpy(yk, y, ny * sizeof *y);
+        const float *res = residual == 0 ? NULL : residual == 1 ? r : yk;
+        mets_conv1d_cnl(s, w, wp, b, res, window_major ? x : xc, window_major, batch, len, yk, relu, work, nwork);
+        /* f32 sums of over 1,000 products of magnitude up to 1 drift past 1e-5 */
+        check_close(packed ? "conv1d_cnl packed" : "conv1d_cnl", yk, want, ny, s->cin * s->k > 512 ? 1e-4 : 1e-5);
+        free(yk);
+    }
+    free(x), free(xc), free(w), free(b), free(r), free(y), free(work), free(wp), free(ref), free(want);
+}
+
+static void conv1d_cnl_matches_reference(void)
+{
+    int tried = 0;
+    for (int trial = 0; tried < 4 * TRIALS; trial++) {
+        mets_conv1d_shape s = random_conv_shape(trial);
+        if (trial % 4 == 3) /* past the kernel's 6x16 tile and its 1024-row block of the reduction */
+            s.k = mets_test_randint(3, 7), s.cin = 1024 / s.k + mets_test_randint(1, 40), s.cout = mets_test_randint(6, 20);
+        int batch = trial % 3 == 0 ? 1 : mets_test_randint(1, 4);
+        int len = trial % 7 == 0 ? 1 : mets_test_randint(1, 70);
+        if (mets_conv1d_out_len(&s, len) <= 0)
+            continue;
+        conv1d_cnl_trial(&s, batch, len, tried++);
+    }
+}
+
 static void conv1d_out_len_is_zero_when_window_too_short(void)
 {
     mets_conv1d_shape s = {1, 1, 5, 1, 0, 2};
@@ -299,6 +357,7 @@ int main(void)
     mets_blas_init();
     RUN(linear_matches_reference);
     RUN(conv1d_matches_reference);
+    RUN(conv1d_cnl_matches_reference);
     RUN(conv1d_out_len_is_zero_when_window_too_short);
     RUN(batchnorm_folded_into_conv_equals_conv_then_batchnorm);
     RUN(relu_and_gelu_match_reference);
