@@ -176,6 +176,12 @@ static void pooling_and_relu_backward_match_finite_differences(void)
         c.out_len = mets_pool1d_out_len(c.len, c.k, c.stride, c.pad), c.max = trial % 2;
         size_t n = (size_t)c.rows * c.len;
         c.x = rand_vec(n, -2, 2), c.r = rand_vec((size_t)c.rows * c.out_len, -1, 1);
+        /* Max pooling has no derivative where two inputs tie: keep every input 0.05 from every other
+         * (and from 0) so that the finite-difference step of 1e-3 never changes which one wins. */
+        for (size_t i = 0; c.max && i < n; i++) {
+            size_t j = (size_t)mets_test_randint(0, (int)i);
+            c.x[i] = c.x[j], c.x[j] = ((float)i - (float)n / 2) * 0.05f + 0.025f;
+        }
         c.y = rand_vec((size_t)c.rows * c.out_len, 0, 0);
         float *dx = rand_vec(n, 9, 9);
         if (c.max)
