@@ -523,7 +523,10 @@ static int walk(parse *p, const table *t, const char *path, const char *rel, yam
             return rc;
         if (join(full, sizeof full, path, name) || join(child, sizeof child, rel, name))
             return fail(p, node(p, kv->key)->start_mark, "key too long");
-        if ((i = key_index(t, child)) >= 0) {
+        if ((i = key_index(t, child)) >= 0 && where && where[i].set) { /* `a.b:` and `a: {b:}` both */
+            snprintf(msg, sizeof msg, "key '%.200s' is set twice (also at line %zu)", full, where[i].at.line + 1);
+            rc = fail(p, node(p, kv->key)->start_mark, msg);
+        } else if (i >= 0) {
             if (where)
                 where[i] = (seen){true, v->start_mark};
             rc = set_value(p, full, &t->keys[i], v, base);

@@ -79,7 +79,8 @@ typedef struct metsd {
     int exit_code;
     mets_metrics *metrics;
     mets_metrics_server *http;
-    mets_counter *m_frames, *m_replayed, *m_dead, *m_windows, *m_alerts, *m_failed, *m_reloads, *m_txn;
+    mets_counter *m_frames, *m_replayed, *m_dead, *m_windows, *m_alerts, *m_failed, *m_reloads, *m_txn, *m_events;
+    uint64_t events_seen[7]; /* the windower's counts already added to m_events */
     mets_gauge *m_streams, *m_lag;
     mets_histogram *m_stage, *m_latency;
     _Atomic long last_turn; /* CLOCK_MONOTONIC seconds of the consuming loop's last turn */
@@ -626,7 +627,14 @@ static void commit(metsd *d)
             update_lag(d, offsets);
     }
     rd_kafka_topic_partition_list_destroy(offsets);
-    mets_gauge_set(d->m_streams, 0, mets_windower_stats(d->win).streams);
+    mets_window_stats ws = mets_windower_stats(d->win);
+    const uint64_t counts[7] = {ws.duplicates, ws.reordered,    ws.gaps_bridged,   ws.overlaps,
+                                ws.seq_resets, ws.restarts_gap, ws.restarts_format};
+    for (int i = 0; i < 7; i++) {
+        mets_counter_add(d->m_events, i, counts[i] - d->events_seen[i]);
+        d->events_seen[i] = counts[i];
+    }
+    mets_gauge_set(d->m_streams, 0, ws.streams);
     mets_histogram_observe(d->m_stage, STAGE_COMMIT, now() - t0);
 }
 
@@ -849,6 +857,8 @@ static int open_metrics(metsd *d, mets_err *err)
     static const char *const states[] = {"raised", "updated", "cleared"}, *const results[] = {"ok", "failed"};
     static const char *const stages[] = {"encode", "publish", "commit"}, *const outputs[] = {"embedding", "alert"};
     static const char *const txn[] = {"committed", "aborted"};
+    static const char *const events[] = {"duplicate", "reordered", "gap_bridged", "overlap", "seq_reset",
+                                         "restart_gap", "restart_format"};
     static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5, 10};
     static const double lat[] = {0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 3, 4, 5, 7.5, 10, 20, 60};
     const char *reasons[METS_FRAME_NREASONS];
@@ -870,6 +880,10 @@ static int open_metrics(metsd *d, mets_err *err)
         !(d->m_reloads = mets_metrics_add_counter(m, "mets_reloads_total", "SIGHUP reloads", "result", results, 2, err)) ||
         !(d->m_txn = mets_metrics_add_counter(m, "mets_transactions_total", "transactions ended", "result", txn, 2,
                                               err)) ||
+        !(d->m_events = mets_metrics_add_counter(m, "mets_stream_events_total", "what the window stage did with "
+                                                 "frames out of line: duplicates dropped, frames put back in order, "
+                                                 "gaps bridged, overlaps cut, sequence resets, restarts after a gap "
+                                                 "or a rate/lead change", "event", events, 7, err)) ||
         !(d->m_streams = mets_metrics_add_gauge(m, "mets_streams", "streams with window state", NULL, NULL, 0, err)) ||
         !(d->m_stage = mets_metrics_add_histogram(m, "mets_stage_seconds", "time per stage: encode a batch (queue "
                                                   "included), publish a batch, commit", "stage", stages, NSTAGES,

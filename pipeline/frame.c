@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdbool.h>
 #include <utf8proc.h>
 
 #include "mets.pb-c.h"
@@ -225,6 +226,52 @@ static void copy_header(const Mets__V1__EcgFrame *m, mets_frame *f)
     f->invalid_sample = f->has_invalid ? m->invalid_sample : 0;
 }
 
+/* Reads a varint at *p (before end); false past the end or beyond 64 bits. */
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; *p < end && shift < 64; shift += 7) {
+        uint8_t c = *(*p)++;
+        *v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            return true;
+    }
+    return false;
+}
+
+/* The number of the first length-delimited field in fields[] whose bytes hold a NUL, in the message at
+ * buf (or, for `nested`, in every field `nested` of it); 0 if none. protobuf-c hands strings over as C
+ * strings, so "bed-7\0x" would otherwise arrive as "bed-7" and merge two streams. */
+static int nul_in_text(const uint8_t *buf, size_t len, const int *fields, int nfields, int nested, const int *inner,
+                       int ninner)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    while (p < end) {
+        uint64_t key, n;
+        if (!wire_varint(&p, end, &key))
+            return 0;
+        int num = (int)(key >> 3), wt = (int)(key & 7);
+        if (wt == 0) {
+            if (!wire_varint(&p, end, &n))
+                return 0;
+            continue;
+        }
+        if (wt == 1 || wt == 5) {
+            p += wt == 1 ? 8 : 4;
+            continue;
+        }
+        if (wt != 2 || !wire_varint(&p, end, &n) || n > (uint64_t)(end - p))
+            return 0; /* unpack accepted the message: not reached */
+        for (int i = 0; i < nfields; i++)
+            if (num == fields[i] && memchr(p, 0, (size_t)n))
+                return num;
+        if (num == nested && nul_in_text(p, (size_t)n, inner, ninner, 0, NULL, 0))
+            return num;
+        p += n;
+    }
+    return 0;
+}
+
 /* Validates an unpacked message into f; returns METS_FRAME_OK or the first problem found. */
 static mets_frame_reason check_frame(const Mets__V1__EcgFrame *m, mets_frame *f, mets_err *err)
 {
@@ -252,8 +299,14 @@ int mets_frame_decode(const uint8_t *buf, size_t len, mets_frame *f, mets_frame_
                          len);
         return METS_EFORMAT;
     }
+    static const int texts[] = {2, 3}, lead_texts[] = {1}; /* stream_id, source; leads (10): name */
+    int nul = nul_in_text(buf, len, texts, 2, 10, lead_texts, 1);
     int rc = METS_EFORMAT;
-    *reason = check_frame(m, f, err);
+    if (nul)
+        *reason = reject(err, nul == 2 ? METS_FRAME_STREAM_ID : nul == 3 ? METS_FRAME_SOURCE : METS_FRAME_LEAD_NAME,
+                         "%s holds a NUL byte", nul == 2 ? "stream_id" : nul == 3 ? "source" : "a lead name");
+    else
+        *reason = check_frame(m, f, err);
     if (!*reason) {
         rc = reserve(f, (size_t)f->nleads * f->nsamples, err);
         if (!rc && (*reason = convert(m, f, err)))

@@ -54,7 +54,9 @@ int mets_output_dead_letter(const uint8_t *original, size_t original_len, const 
 {
     Mets__V1__DeadLetter m = METS__V1__DEAD_LETTER__INIT;
     m.schema_version = METS_FRAME_SCHEMA_MAJOR;
-    m.original.data = (uint8_t *)original, m.original.len = original_len;
+    m.original.data = (uint8_t *)original;
+    m.original.len = original_len < METS_OUTPUT_MAX_ORIGINAL ? original_len : METS_OUTPUT_MAX_ORIGINAL;
+    m.original_size = original_len;
     m.topic = (char *)topic, m.partition = partition, m.offset = offset;
     m.reason = (Mets__V1__DeadLetterReason)reason, m.reason_text = (char *)text;
     return pack(&m.base, out, len, err);

@@ -141,6 +141,11 @@ static void duplicate_keys_fail(void)
     expect_error("kafka:\n  properties:\n    client.id: a\n    client.id: b\n", "bad.yaml:4:5",
                  "duplicate librdkafka property 'client.id'");
     expect_error("alerts:\n  labels:\n    rhythm: {VT: {}, VT: {}}\n", "bad.yaml:3:22", "duplicate label 'VT'");
+    /* one key written dotted and nested: found by fuzz_config (it crashed for alerts.labels) */
+    expect_error("window.hop_s: 1s\nwindow: {hop_s: 2s}\n", "bad.yaml:2:10",
+                 "key 'window.hop_s' is set twice (also at line 1)");
+    expect_error("alerts.labels: {g: {l: {}}}\nalerts: {labels: {}}\n", "bad.yaml:2:10",
+                 "key 'alerts.labels' is set twice");
 }
 
 static void missing_keys_and_documents_fail(void)

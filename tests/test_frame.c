@@ -215,6 +215,36 @@ static void bad_stream_id_and_source_are_refused(void)
     check_rejected(&p, METS_FRAME_SOURCE, "source is not valid UTF-8");
 }
 
+/* Packs p with text `marked` in it, then turns its '#' into a NUL byte: protobuf-c cannot write one. */
+static void check_nul_rejected(pb_frame *p, const char *marked, mets_frame_reason want, const char *words)
+{
+    size_t len, n = strlen(marked);
+    uint8_t *buf = pb_pack(p, &len), *at = NULL;
+    for (size_t i = 0; i + n <= len && !at; i++)
+        if (!memcmp(buf + i, marked, n))
+            at = buf + i;
+    CHECK(at, "'%s' not in the packed frame", marked);
+    if (at) {
+        *(uint8_t *)memchr(at, '#', n) = 0;
+        check_bytes_rejected(buf, len, want, words);
+    }
+    free(buf);
+}
+
+static void nul_bytes_in_text_are_refused(void)
+{
+    pb_frame p;
+    pb_frame_init(&p);
+    p.m.stream_id = "bed-7#b"; /* would arrive as "bed-7" and merge with that stream */
+    check_nul_rejected(&p, "bed-7#b", METS_FRAME_STREAM_ID, "stream_id holds a NUL byte");
+    p.m.stream_id = "bed-7";
+    p.m.source = "gw#3";
+    check_nul_rejected(&p, "gw#3", METS_FRAME_SOURCE, "source holds a NUL byte");
+    p.m.source = "gateway-3";
+    p.lead[1].name = "V1#";
+    check_nul_rejected(&p, "V1#", METS_FRAME_LEAD_NAME, "a lead name holds a NUL byte");
+}
+
 static void absurd_sample_rates_are_refused(void)
 {
     const double rates[] = {0, -250, NAN, INFINITY, 49.9, 2000.5, 1e9};
@@ -344,6 +374,154 @@ static void every_truncation_is_refused_or_a_whole_lead_shorter(void)
     free(buf);
 }
 
+/* Bytes protobuf-c cannot take as an EcgFrame: a declared field with another wire type, wire type 7, field
+ * number 0, an unterminated group, a varint of 11 bytes. */
+static void wrong_wire_types_are_refused(void)
+{
+    static const struct {
+        size_t len;
+        uint8_t b[16];
+    } c[] = {
+        {4, {0x08, 0x01, 0x10, 0x05}},                                          /* stream_id as a varint */
+        {5, {0x0d, 1, 0, 0, 0}},                                                /* schema_version as fixed32 */
+        {4, {0x08, 0x01, 0x30, 0x05}},                                          /* sample_rate_hz as a varint */
+        {4, {0x08, 0x01, 0x50, 0x05}},                                          /* leads as a varint */
+        {14, {0x08, 0x01, 0x12, 0x01, 'a', 0x49, 1, 2, 3, 4, 5, 6, 7, 8}},      /* pace_marks as fixed64 */
+        {1, {0x0f}},                                                            /* wire type 7 */
+        {2, {0x00, 0x01}},                                                      /* field number 0 */
+        {10, {0x08, 0x01, 0x12, 0x04, 'a', 'b', 'c', 'd', 0x0b, 0x0c}},         /* a group never ended */
+        {12, {0x08, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}}, /* 11-byte varint */
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
+        check_bytes_rejected(c[i].b, c[i].len, METS_FRAME_DECODE, "not a protobuf EcgFrame");
+}
+
+/* Length prefixes past the end of the message: a string, a lead, a lead's packed samples, packed pace marks. */
+static void lengths_beyond_the_buffer_are_refused(void)
+{
+    static const struct {
+        size_t len;
+        uint8_t b[24];
+    } c[] = {
+        {9, {0x08, 0x01, 0x12, 0xff, 0xff, 0xff, 0xff, 0x07, 'a'}},
+        {10, {0x08, 0x01, 0x12, 0x01, 'x', 0x52, 0x80, 0x80, 0x40, 0x0a}},
+        {17, {0x08, 0x01, 0x12, 0x01, 'x', 0x52, 0x0a, 0x0a, 0x02, 'I', 'I', 0x2a, 0x80, 0x80, 0x04, 0x01, 0x02}},
+        {8, {0x08, 0x01, 0x12, 0x01, 'a', 0x4a, 0x02, 0x01}},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
+        check_bytes_rejected(c[i].b, c[i].len, METS_FRAME_DECODE, "not a protobuf EcgFrame");
+}
+
+/* Zero bytes are a valid protobuf message with every field at its default: refused for the missing
+ * schema_version, whether Kafka hands over an empty value or a null one. */
+static void empty_message_is_refused_for_its_schema_version(void)
+{
+    static const uint8_t none[1];
+    check_bytes_rejected(none, 0, METS_FRAME_SCHEMA_VERSION, "schema_version is missing");
+    check_bytes_rejected(NULL, 0, METS_FRAME_SCHEMA_VERSION, "schema_version is missing");
+}
+
+/* Checks run in a fixed order and the first failing one names the reason: a frame wrong everywhere in its
+ * header is refused for each field in turn as the ones before it are mended. */
+static void the_first_failing_check_names_the_reason(void)
+{
+    pb_frame p;
+    pb_frame_init(&p);
+    p.m.schema_version = 0, p.m.stream_id = "", p.m.source = "\xff", p.m.sample_rate_hz = 0, p.m.t0_us = 0;
+    p.m.n_leads = 0;
+    check_rejected(&p, METS_FRAME_SCHEMA_VERSION, "missing");
+    p.m.schema_version = 1;
+    check_rejected(&p, METS_FRAME_STREAM_ID, "empty");
+    p.m.stream_id = "bed-7";
+    check_rejected(&p, METS_FRAME_SOURCE, "not valid UTF-8");
+    p.m.source = "";
+    check_rejected(&p, METS_FRAME_SAMPLE_RATE, "outside");
+    p.m.sample_rate_hz = 250;
+    check_rejected(&p, METS_FRAME_T0, "not a time");
+    p.m.t0_us = T0;
+    check_rejected(&p, METS_FRAME_NO_LEADS, "no leads");
+}
+
+static void non_utf8_or_padded_lead_names_are_refused(void)
+{
+    const char *const names[] = {"\xff\xfe", "I\xcc", "II ", "lead II"};
+    pb_frame p;
+    pb_frame_init(&p);
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        p.lead[1].name = (char *)names[i];
+        check_rejected(&p, METS_FRAME_LEAD_NAME, "not one of the 12 standard leads");
+    }
+}
+
+/* Thirteen leads cannot all be standard and distinct: the 13th is a duplicate or an unknown name. */
+static void thirteen_leads_are_refused(void)
+{
+    static const char *const names[13] = {"I", "II", "III", "aVR", "aVL", "aVF", "V1",
+                                          "V2", "V3", "V4", "V5", "V6", "I"};
+    static int32_t adc[250];
+    Mets__V1__Lead lead[13], *leadp[13];
+    pb_frame p;
+    pb_frame_init(&p);
+    for (int i = 0; i < 13; i++) {
+        mets__v1__lead__init(&lead[i]);
+        lead[i].name = (char *)names[i], lead[i].gain = 200, lead[i].n_samples = 250, lead[i].samples = adc;
+        leadp[i] = &lead[i];
+    }
+    p.m.n_leads = 13, p.m.leads = leadp;
+    check_rejected(&p, METS_FRAME_DUPLICATE_LEAD, "lead I appears twice");
+    lead[12].name = "V7";
+    check_rejected(&p, METS_FRAME_LEAD_NAME, "lead 12 is named 'V7'");
+}
+
+/* 12 full leads one sample past 10 s at the highest rate: about 240,000 samples, refused by count. */
+static void huge_sample_counts_are_refused(void)
+{
+    enum { N = METS_FRAME_MAX_SAMPLES + 1 };
+    static int32_t adc[N];
+    Mets__V1__Lead lead[METS_NLEADS], *leadp[METS_NLEADS];
+    pb_frame p;
+    pb_frame_init(&p);
+    p.m.sample_rate_hz = METS_FRAME_MAX_RATE_HZ, p.m.n_pace_marks = 0;
+    for (int i = 0; i < METS_NLEADS; i++) {
+        mets__v1__lead__init(&lead[i]);
+        lead[i].name = (char *)mets_lead_name((mets_lead)i), lead[i].gain = 200;
+        lead[i].n_samples = N, lead[i].samples = adc;
+        leadp[i] = &lead[i];
+    }
+    p.m.n_leads = METS_NLEADS, p.m.leads = leadp;
+    check_rejected(&p, METS_FRAME_FRAME_SIZE, "20001 samples per lead at 2000 Hz");
+}
+
+/* A negative zero is not a positive gain (proto3 does not send a field equal to 0: it arrives as 0). */
+static void negative_zero_gain_is_refused(void)
+{
+    pb_frame p;
+    pb_frame_init(&p);
+    p.lead[0].gain = -0.0;
+    check_rejected(&p, METS_FRAME_GAIN, "lead II has gain 0,");
+}
+
+/* Gains that pass the gain check yet scale a sample beyond float: the smallest subnormal, and a small gain
+ * with the baseline and the sample at opposite ends of int32 ((2^32 - 1) / 1e-29 > FLT_MAX). */
+static void extreme_gain_and_baseline_give_samples_beyond_float(void)
+{
+    pb_frame p;
+    pb_frame_init(&p);
+    p.lead[2].gain = 5e-324;
+    check_rejected(&p, METS_FRAME_SAMPLE_VALUE, "lead aVR sample 0");
+    pb_frame_init(&p);
+    p.lead[1].gain = 1e-29, p.lead[1].baseline = INT32_MIN, p.adc[1][100] = INT32_MAX;
+    check_rejected(&p, METS_FRAME_SAMPLE_VALUE, "lead V1 sample 100 (2147483647 ADC) is not finite in mV");
+}
+
+static void pace_mark_at_uint32_max_is_refused(void)
+{
+    pb_frame p;
+    pb_frame_init(&p);
+    p.pace[0] = UINT32_MAX;
+    check_rejected(&p, METS_FRAME_PACE_MARKS, "pace mark at sample 4294967295");
+}
+
 static void reason_names_are_stable(void)
 {
     CHECK(!strcmp(mets_frame_reason_name(METS_FRAME_OK), "ok"));
@@ -362,6 +540,7 @@ int main(void)
     RUN(undecodable_bytes_are_refused);
     RUN(missing_or_newer_schema_version_is_refused);
     RUN(bad_stream_id_and_source_are_refused);
+    RUN(nul_bytes_in_text_are_refused);
     RUN(absurd_sample_rates_are_refused);
     RUN(absurd_t0_is_refused);
     RUN(frame_without_leads_is_refused);
@@ -373,6 +552,16 @@ int main(void)
     RUN(samples_beyond_float_are_refused);
     RUN(bad_pace_marks_are_refused);
     RUN(every_truncation_is_refused_or_a_whole_lead_shorter);
+    RUN(wrong_wire_types_are_refused);
+    RUN(lengths_beyond_the_buffer_are_refused);
+    RUN(empty_message_is_refused_for_its_schema_version);
+    RUN(the_first_failing_check_names_the_reason);
+    RUN(non_utf8_or_padded_lead_names_are_refused);
+    RUN(thirteen_leads_are_refused);
+    RUN(huge_sample_counts_are_refused);
+    RUN(negative_zero_gain_is_refused);
+    RUN(extreme_gain_and_baseline_give_samples_beyond_float);
+    RUN(pace_mark_at_uint32_max_is_refused);
     RUN(reason_names_are_stable);
     return mets_test_summary();
 }
