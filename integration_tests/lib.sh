@@ -1,7 +1,8 @@
 # Shared by the integration scripts (source it): a scratch folder, processes killed on exit, `fail`,
 # and `start_broker [mets broker options]`, which starts the development broker and sets $bootstrap;
 # `start_real_kafka` starts a real Apache Kafka broker instead (kafka/start_kafka.sh; Java and Maven) and
-# sets $bootstrap, `create_topics NAME[:PARTITIONS[:CONFIG=VALUE]] ...` creates topics on it.
+# sets $bootstrap, `create_topics NAME[:PARTITIONS[:CONFIG=VALUE]] ...` creates topics on it, and
+# `start_metsd_on_broker [sed args]` starts metsd ($METSD) on $bootstrap with the shipped configuration.
 # Needs $METS (the mets binary) and kcat; without kcat the script exits 77 (ctest: skipped).
 command -v kcat >/dev/null || { echo "SKIP: kcat not installed"; exit 77; }
 
@@ -62,4 +63,23 @@ create_topics() {
   done
   for p in "${topic_pids[@]}"; do wait "$p" || fail "could not create the topics"; done
   rm -f "$work"/topic-*.log
+}
+
+# Starts metsd ($METSD) on $bootstrap with the shipped configuration made runnable here (absolute model
+# paths, any metrics port) and changed by the sed arguments given (e.g. -e 's|max_streams: 1024|...|');
+# sets $metsd (its pid) and $port (its metrics port). Its log is $work/metsd.log.
+start_metsd_on_broker() {
+  sed -e "s|\.\./models/|$PWD/models/|" -e "s|labels: labels.yaml|labels: $PWD/conf/labels.yaml|" \
+    -e "s|listen: 127.0.0.1:9464|listen: 127.0.0.1:0|" "$@" conf/metsd.yaml >"$work/metsd.yaml"
+  "$METSD" -c "$work/metsd.yaml" --bootstrap "$bootstrap" >/dev/null 2>"$work/metsd.log" &
+  metsd=$!
+  pids+=("$metsd")
+  for _ in $(seq 300); do
+    grep -q consuming "$work/metsd.log" && break
+    kill -0 "$metsd" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q consuming "$work/metsd.log" || fail "metsd did not start"
+  port=$(sed -nE 's/.*metrics on port ([0-9]+).*/\1/p' "$work/metsd.log")
+  [ -n "$port" ] || fail "metsd announced no metrics port"
 }

@@ -12,13 +12,7 @@ duration=${3:-60}
 . "$(dirname "$0")/lib.sh"
 start_real_kafka
 create_topics ecg.frames:4 ecg.embeddings ecg.alerts ecg.deadletter metsd.state:4:cleanup.policy=compact
-sed -e "s|\.\./models/|$PWD/models/|" -e "s|labels: labels.yaml|labels: $PWD/conf/labels.yaml|" \
-  -e "s|listen: 127.0.0.1:9464|listen: 127.0.0.1:0|" conf/metsd.yaml >"$work/metsd.yaml"
-"$METSD" -c "$work/metsd.yaml" --bootstrap "$bootstrap" >/dev/null 2>"$work/metsd.log" &
-metsd=$!
-pids+=("$metsd")
-for _ in $(seq 300); do grep -q consuming "$work/metsd.log" && break; sleep 0.1; done
-grep -q consuming "$work/metsd.log" || fail "metsd did not start"
+start_metsd_on_broker
 timeout $((duration + 60)) "$METS" replay -q --bootstrap "$bootstrap" -x 1 --duration "$duration" -s bed-12 \
   demo/mitdb_201_demo || fail "replay"
 sleep 3

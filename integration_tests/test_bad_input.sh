@@ -14,22 +14,9 @@ MAKE_BAD=${3:?usage: test_bad_input.sh PATH/TO/mets PATH/TO/metsd PATH/TO/make_b
 . "$(dirname "$0")/lib.sh"
 start_broker
 
-# The shipped configuration with absolute paths, any metrics port, and room for exactly the 3 good streams.
-sed -e "s|\.\./models/|$PWD/models/|" -e "s|labels: labels.yaml|labels: $PWD/conf/labels.yaml|" \
-  -e "s|listen: 127.0.0.1:9464|listen: 127.0.0.1:0|" -e "s|max_streams: 1024|max_streams: 3|" \
-  conf/metsd.yaml >"$work/metsd.yaml"
+# The shipped configuration with room for exactly the 3 good streams.
+start_metsd_on_broker -e "s|max_streams: 1024|max_streams: 3|"
 grep -q "max_streams: 3" "$work/metsd.yaml" || fail "conf/metsd.yaml has no streams.max_streams: 1024 to replace"
-"$METSD" -c "$work/metsd.yaml" --bootstrap "$bootstrap" >/dev/null 2>"$work/metsd.log" &
-metsd=$!
-pids+=("$metsd")
-for _ in $(seq 300); do
-  grep -q consuming "$work/metsd.log" && break
-  kill -0 "$metsd" 2>/dev/null || break
-  sleep 0.1
-done
-grep -q consuming "$work/metsd.log" || fail "metsd did not start"
-port=$(sed -nE 's/.*metrics on port ([0-9]+).*/\1/p' "$work/metsd.log")
-[ -n "$port" ] || fail "metsd announced no metrics port"
 
 # Prometheus counters as "name{labels} value" lines.
 metrics() { python3 -c 'import sys, urllib.request

@@ -9,18 +9,11 @@ METS=${1:?usage: test_limits.sh PATH/TO/mets PATH/TO/metsd}
 METSD=${2:?}
 . "$(dirname "$0")/lib.sh"
 start_broker
-sed -e "s|\.\./models/|$PWD/models/|" -e "s|labels: labels.yaml|labels: $PWD/conf/labels.yaml|" \
-  -e "s|listen: 127.0.0.1:9464|listen: 127.0.0.1:0|" -e "s|max_streams: 1024|max_streams: 3|" \
-  conf/metsd.yaml >"$work/metsd.yaml"
+start_metsd_on_broker -e "s|max_streams: 1024|max_streams: 3|"
 grep -q "max_streams: 3" "$work/metsd.yaml" || fail "could not set the cap"
-"$METSD" -c "$work/metsd.yaml" --bootstrap "$bootstrap" >/dev/null 2>"$work/metsd.log" &
-metsd=$!
-pids+=("$metsd")
-for _ in $(seq 300); do grep -q consuming "$work/metsd.log" && break; sleep 0.1; done
 timeout 60 "$METS" replay -q --bootstrap "$bootstrap" -x 0 --beds 5 -s bed --duration 60 demo/mitdb_201_demo \
   || fail "replay"
 frames=$((5 * 240)) # 60 s in 250 ms frames, five beds
-port=$(sed -nE 's/.*metrics on port ([0-9]+).*/\1/p' "$work/metsd.log")
 for _ in $(seq 100); do
   n=$(curl -s "127.0.0.1:$port/metrics" | awk '$1 == "mets_frames_total" {print $2}')
   [ "${n:-0}" = "$frames" ] && break
