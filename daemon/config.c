@@ -93,8 +93,8 @@ static const key config_keys[] = {
     {"streams.max_streams", T_INT, .def = "1024", .min = 1, .max = 100000, .offset = CFG(streams.max_streams),
      .doc = "concurrent ECG streams (beds); frames of streams beyond it go to the dead-letter topic"},
     {"streams.idle_timeout_s", T_DURATION, .def = "5min", .min = 1, .max = 86400, .offset = CFG(streams.idle_timeout_s),
-     .doc = "a stream without frames this long (in stream time) has its window state flushed and freed; "
-            "its alert state stays"},
+     .doc = "a stream without frames this long (by their Kafka timestamps, so skewed monitor clocks do not "
+            "count) has its window state flushed and freed; its alert state stays"},
     {"alerts.default", T_POLICY, .offset = CFG(alerts.default_policy),
      .doc = "the policy of every label without its own (keys: see alert policy keys)"},
     {"alerts.labels", T_POLICIES, .offset = CFG(alerts.labels),

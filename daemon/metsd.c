@@ -337,14 +337,14 @@ static void handle(metsd *d, const rd_kafka_message_t *m)
     d->frames += is_new;
     mets_frame_reason why;
     mets_err err;
+    rd_kafka_timestamp_type_t tstype;
+    d->cur_part = m->partition, d->cur_ts_ms = rd_kafka_message_timestamp(m, &tstype);
     if (mets_frame_decode(m->payload, m->len, &d->frame, &why, &err) == 0) {
-        if (mets_recovery_frame(r, d->frame.stream_id, d->frame.t0_us, m->offset, &feed, &err)) {
+        if (mets_recovery_frame(r, d->frame.stream_id, d->frame.t0_us, d->cur_ts_ms * 1000, m->offset, &feed, &err)) {
             say(2, "%s", err.msg);
             fatal(d);
             return;
         }
-        rd_kafka_timestamp_type_t tstype;
-        d->cur_part = m->partition, d->cur_ts_ms = rd_kafka_message_timestamp(m, &tstype);
         uint64_t refused = mets_windower_stats(d->win).streams_refused;
         if (!feed || mets_windower_push(d->win, &d->frame, on_window, d, &err) == 0) {
             mets_recovery_done(r, m->offset);

@@ -16,10 +16,10 @@ typedef struct rstream {
     char id[METS_ALERT_MAX_ID + 1];
     mark *marks; /* frames fed since the resume point, oldest first */
     int nmarks, cap;
-    bool has_t0, dirty;
+    bool seen, dirty;
     bool swept;            /* idle: its window state was flushed and dropped, it holds no restart point */
     bool pending;          /* restored, no frame of it seen yet: its resume offset is still needed */
-    int64_t last_t0_us;
+    int64_t last_seen_us;  /* Kafka timestamp of its latest frame */
     int64_t last_end_us;   /* 0: no window */
     int64_t resume_offset; /* -1: none */
     int64_t skip_before;   /* replayed frames before this offset are not fed; -1: feed all */
@@ -30,8 +30,8 @@ struct mets_recovery {
     rstream **buckets;
     size_t nbuckets, n;
     int64_t next_offset, restored_next, restored_restart; /* -1: none */
-    int64_t newest_t0_us;
-    bool any_t0;
+    int64_t newest_seen_us; /* the latest Kafka timestamp of the partition */
+    bool any_seen;
     int64_t written_next, written_restart; /* the last partition record written */
 };
 
@@ -186,7 +186,7 @@ int mets_recovery_restore(mets_recovery *r, mets_alerter *alerter, const void *k
         s->nmarks = 0, s->dirty = false, s->pending = true;
         s->last_end_us = m->last_window_end_us;
         s->resume_offset = s->skip_before = m->resume_offset;
-        s->last_t0_us = m->last_frame_t0_us, s->has_t0 = true;
+        s->last_seen_us = m->last_seen_us, s->seen = true;
         mets_alerter_drop(alerter, id);
         if (m->alert_state.len && (rc = mets_alert_state_decode(alerter, m->alert_state.data, m->alert_state.len, err)))
             mets_err_prefix(err, "recovery: alert state of stream '%s' not restored (it starts afresh): ", id);
@@ -207,8 +207,8 @@ bool mets_recovery_is_new(const mets_recovery *r, int64_t offset)
     return offset >= r->restored_next;
 }
 
-int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t offset, bool *feed,
-                        mets_err *err)
+int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t seen_us, int64_t offset,
+                        bool *feed, mets_err *err)
 {
     bool created;
     rstream *s = stream_get(r, stream_id, &created);
@@ -229,9 +229,9 @@ int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, 
         }
     }
     s->marks[s->nmarks++] = (mark){t0_us, offset};
-    s->last_t0_us = t0_us, s->has_t0 = true, s->pending = s->swept = false;
-    if (!r->any_t0 || t0_us > r->newest_t0_us)
-        r->newest_t0_us = t0_us, r->any_t0 = true;
+    s->last_seen_us = seen_us, s->seen = true, s->pending = s->swept = false;
+    if (!r->any_seen || seen_us > r->newest_seen_us)
+        r->newest_seen_us = seen_us, r->any_seen = true;
     return 0;
 }
 
@@ -282,7 +282,7 @@ static int write_stream(rstream *s, mets_alerter *alerter, mets_recovery_sink si
         len = 0; /* no alert state yet: only technical windows so far, or none scored */
     Mets__V1__StreamState m = METS__V1__STREAM_STATE__INIT;
     m.schema_version = SCHEMA_VERSION, m.stream_id = s->id, m.last_window_end_us = s->last_end_us;
-    m.resume_offset = s->resume_offset, m.last_frame_t0_us = s->last_t0_us;
+    m.resume_offset = s->resume_offset, m.last_seen_us = s->last_seen_us;
     m.alert_state.data = alert, m.alert_state.len = len;
     uint8_t buf[512 + 64];
     size_t n = mets__v1__stream_state__get_packed_size(&m);
@@ -306,11 +306,11 @@ static bool replaying(const mets_recovery *r)
 
 void mets_recovery_sweep(mets_recovery *r, void (*idle)(void *ctx, const char *stream_id), void *ctx)
 {
-    if (replaying(r) || !r->any_t0) /* the partition's stream time is not caught up yet */
+    if (replaying(r) || !r->any_seen) /* the partition's time is not caught up yet */
         return;
     for (size_t i = 0; i < r->nbuckets; i++)
         for (rstream *s = r->buckets[i]; s; s = s->next)
-            if (!s->swept && s->has_t0 && r->newest_t0_us - s->last_t0_us > r->p.idle_us) {
+            if (!s->swept && s->seen && r->newest_seen_us - s->last_seen_us > r->p.idle_us) {
                 idle(ctx, s->id);
                 s->swept = true, s->pending = false, s->nmarks = 0;
             }

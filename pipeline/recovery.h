@@ -14,8 +14,10 @@
  * The records are proto/mets.proto StreamState (key = stream id) and PartitionState (key = the byte
  * 0xFF), written by mets_recovery_checkpoint in the transaction that commits the outputs they describe.
  *
- * A stream idle longer than idle_us (in the partition's stream time: newest frame t0 minus the stream's
- * last t0) would hold the restart point back for ever. mets_recovery_sweep hands such streams to the
+ * A stream idle longer than idle_us (in the partition's time: the newest Kafka timestamp of its frames
+ * minus the stream's latest; Kafka timestamps, not frame t0, so that monitors with skewed clocks are not
+ * idle, and stored in the log, so that a replay decides the same) would hold the restart point back for
+ * ever. mets_recovery_sweep hands such streams to the
  * caller, which flushes and drops their window state (mets_windower_drop with a sink: the windows their
  * input completes come out, exactly those a restart after the gap would emit, so what is published does
  * not depend on when a sweep ran); from then on they hold no restart point. Their record and alert state
@@ -26,7 +28,7 @@
  *     mets_recovery *r = mets_recovery_new(&params, &err);
  *     while (state record of partition p)  mets_recovery_restore(r, alerter, key, klen, val, vlen, &err);
  *     seek(p, mets_recovery_start_offset(r, committed_offset));
- *     per frame at `offset`:  mets_recovery_frame(r, id, t0, offset, &feed, &err); if (feed) windower ...
+ *     per frame at `offset`:  mets_recovery_frame(r, id, t0, ts, offset, &feed, &err); if (feed) windower ...
  *                             mets_recovery_done(r, offset);
  *     per window cut:         if (mets_recovery_window_due(r, id, end)) score, publish,
  *                                 mets_recovery_window_published(r, id, end);
@@ -76,10 +78,11 @@ int64_t mets_recovery_start_offset(const mets_recovery *r, int64_t committed);
  * dead letters and count as consumed. */
 bool mets_recovery_is_new(const mets_recovery *r, int64_t offset);
 
-/* A decoded frame of stream_id at `offset`. *feed: whether it goes to the windower (a replayed frame
- * before its stream's resume offset does not). Fails only for memory. */
-int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t offset, bool *feed,
-                        mets_err *err);
+/* A decoded frame of stream_id at `offset`, with first-sample time t0_us and Kafka timestamp seen_us.
+ * *feed: whether it goes to the windower (a replayed frame before its stream's resume offset does not).
+ * Fails only for memory. */
+int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t seen_us, int64_t offset,
+                        bool *feed, mets_err *err);
 
 /* The frame at `offset` is handled (fed, skipped or dead-lettered). */
 void mets_recovery_done(mets_recovery *r, int64_t offset);

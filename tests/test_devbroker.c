@@ -22,7 +22,7 @@ static void expect(mets_devbroker *b, const char *line, int rc, const char *want
     char reply[640];
     int got = mets_devbroker_control(b, line, reply, sizeof reply);
     size_t n = strlen(want);
-    int match = want[n - 1] == '*' ? !strncmp(reply, want, n - 1) : !strcmp(reply, want);
+    int match = n && want[n - 1] == '*' ? !strncmp(reply, want, n - 1) : !strcmp(reply, want);
     CHECK(got == rc && match, "'%s': rc %d, '%s'; expected rc %d, '%s'", line, got, reply, rc, want);
 }
 

@@ -68,7 +68,8 @@ static void frame_at(int offset, mets_frame *f, float *buf)
     memset(f, 0, sizeof *f);
     snprintf(f->stream_id, sizeof f->stream_id, "%s", ids[s]);
     f->schema_version = 1, f->seq = (uint64_t)k, f->rate_hz = rates[s];
-    f->t0_us = T0 + llround((double)k * ns * 1e6 / rates[s]);
+    /* bed-500's monitor clock is 7 min fast: idleness must go by Kafka timestamps (arrival), not t0 */
+    f->t0_us = T0 + llround((double)k * ns * 1e6 / rates[s]) + (s == 2 ? 7 * 60 * SEC : 0);
     f->nleads = 2, f->nsamples = ns, f->mv = buf;
     f->leads[0] = METS_LEAD_II, f->leads[1] = METS_LEAD_V1;
     for (int i = 0; i < 2; i++)
@@ -240,7 +241,9 @@ static void handle(incarnation *inc, int offset)
     mets_err err;
     bool feed;
     frame_at(offset, &f, buf);
-    CHECK(mets_recovery_frame(inc->rec, f.stream_id, f.t0_us, offset, &feed, &err) == 0, "%s", err.msg);
+    int64_t arrival = T0 + llround((double)order[offset].index * frame_len[order[offset].stream] * 1e6 /
+                                   rates[order[offset].stream]);
+    CHECK(mets_recovery_frame(inc->rec, f.stream_id, f.t0_us, arrival, offset, &feed, &err) == 0, "%s", err.msg);
     if (feed)
         CHECK(mets_windower_push(inc->win, &f, on_window, inc, &err) == 0, "%s", err.msg);
     mets_recovery_done(inc->rec, offset);
