@@ -34,3 +34,5 @@ echo
 build/bench/bench_train
 echo
 build/bench/bench_window_latency
+echo
+bench/e2e.sh || echo "bench/e2e.sh: exit $? (77: no Java, Maven or kcat for the Kafka broker)"

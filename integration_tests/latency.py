@@ -4,20 +4,22 @@ and payload sizes, then key and payload): ecg.frames (EcgFrame, t0_us = field 5)
 window_end_us = field 11), both keyed by stream id. For each alert: its Kafka timestamp minus the
 timestamp of the frame that ends its window (the frame whose t0_us is the last before window_end_us), in
 ms. Prints p50 / p99 / max. With --embeddings the second dump is ecg.embeddings (window_end_us = field 4).
-usage: latency.py [--embeddings] FRAMES_DUMP OUTPUTS_DUMP"""
+usage: latency.py [--embeddings] FRAMES_DUMP OUTPUTS_DUMP   (bench/e2e_latency.py imports its readers)"""
 import bisect, sys
 
 
 def messages(path):
+    """(timestamp ms, partition, offset, key, payload) of each message of a kcat dump made with
+    -f '%T %K %S\\n%k%s' (partition and offset None) or -f '%T %p %o %K %S\\n%k%s'."""
     data = open(path, "rb").read()
     i = 0
     while i < len(data):
         nl = data.index(b"\n", i)
-        ts, ksize, size = (int(x) for x in data[i:nl].split())
-        ksize = max(ksize, 0)  # -1: no key
-        size = max(size, 0)
+        head = [int(x) for x in data[i:nl].split()]
+        ts, part, off = head[0], *(head[1:3] if len(head) == 5 else (None, None))
+        ksize, size = max(head[-2], 0), max(head[-1], 0)  # -1: none
         key = data[nl + 1 : nl + 1 + ksize]
-        yield ts, key, data[nl + 1 + ksize : nl + 1 + ksize + size]
+        yield ts, part, off, key, data[nl + 1 + ksize : nl + 1 + ksize + size]
         i = nl + 1 + ksize + size
 
 
@@ -69,7 +71,7 @@ def main():
     if args[0] == "--embeddings":
         args = args[1:]
     frames = {}  # stream -> sorted [(t0_us, kafka ms)]
-    for ts, key, payload in messages(args[0]):
+    for ts, _, _, key, payload in messages(args[0]):
         try:
             f = fields(payload)
         except (ValueError, IndexError):
@@ -79,7 +81,7 @@ def main():
     for v in frames.values():
         v.sort()
     lat, missing = [], 0
-    for ts, key, payload in messages(args[1]):
+    for ts, _, _, key, payload in messages(args[1]):
         a = fields(payload)
         fs = frames.get(key)
         end = a.get(end_field)
@@ -94,4 +96,5 @@ def main():
           % (what, len(lat), what, missing, percentile(lat, 50), percentile(lat, 99), max(lat), min(lat)))
 
 
-main()
+if __name__ == "__main__":
+    main()
