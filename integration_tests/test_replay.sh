@@ -77,11 +77,11 @@ timeout 60 "$METS" replay -q -b "$bootstrap" --from-topic a -t renamed -x 0 --st
   --since 2026-01-01T00:00:05Z --until 2026-01-01T00:00:10Z || fail "range replay with a suffix"
 [ "$(keys renamed)" = "bed-0001-rescore=25 bed-0002-rescore=25 " ] || fail "renamed frames: $(keys renamed)"
 
-# Progress and summary: 2 s of the record in real time at 10x takes about 0.2 s.
+# Progress and summary: 2 s of the record at 10x (about 0.2 s, longer on a loaded machine: not checked).
 timeout 60 "$METS" replay --progress -b "$bootstrap" -t slow -x 10 --duration 2 "$RECORD" 2>"$work/progress" \
   || fail "replay with --progress"
 grep -q '%, ETA' "$work/progress" || fail "no progress line: $(cat "$work/progress")"
-grep -Eq '^mets replay: 8 frames to slow in 0\.[1-9][0-9] s \([0-9]+ frames/s\)$' "$work/progress" \
+grep -Eq '^mets replay: 8 frames to slow in [0-9]+\.[0-9][0-9] s \([0-9]+ frames/s\)$' "$work/progress" \
   || fail "no summary line: $(cat "$work/progress")"
 echo "ok: 2 beds x 100 frames, deterministic, missing record refused; CSV 40 frames, deterministic, bad CSV" \
   "refused with nothing sent; range replay exact, renamed; progress and summary"
