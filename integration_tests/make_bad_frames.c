@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/fixtures/bad_frame_bytes.h"
 #include "mets.pb-c.h"
 
 #define T0 1714564800000000LL /* 2024-05-01T12:00:00Z */
@@ -150,42 +151,13 @@ static void truncated(void)
     free(buf);
 }
 
-/* Fields with a wire type their declaration does not have, tag 0, a group, a varint of 11 bytes. */
-static void wrong_wire_types(void)
+/* Bytes protobuf-c cannot write: wrong wire types, and lengths beyond the buffer (tests/fixtures). */
+static void hand_written_bytes(void)
 {
-    static const struct {
-        size_t len;
-        uint8_t b[16];
-    } c[] = {
-        {4, {0x08, 0x01, 0x10, 0x05}},                         /* stream_id (string) as a varint */
-        {5, {0x0d, 1, 0, 0, 0}},                               /* schema_version (varint) as fixed32 */
-        {4, {0x08, 0x01, 0x30, 0x05}},                         /* sample_rate_hz (double) as a varint */
-        {4, {0x08, 0x01, 0x50, 0x05}},                         /* leads (message) as a varint */
-        {14, {0x08, 0x01, 0x12, 0x01, 'a', 0x49, 1, 2, 3, 4, 5, 6, 7, 8}}, /* pace_marks as fixed64 */
-        {1, {0x0f}},                                           /* wire type 7 does not exist */
-        {2, {0x00, 0x01}},                                     /* field number 0 */
-        {10, {0x08, 0x01, 0x12, 0x04, 'a', 'b', 'c', 'd', 0x0b, 0x0c}}, /* start group, never ended */
-        {12, {0x08, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}}, /* 11-byte varint */
-    };
-    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
-        add("wrong wire type", "decode", "bad", c[i].b, c[i].len);
-}
-
-/* Length prefixes that promise more bytes than the message has: a string, a lead, packed samples in a
- * lead, packed pace marks. */
-static void lengths_beyond_the_buffer(void)
-{
-    static const struct {
-        size_t len;
-        uint8_t b[24];
-    } c[] = {
-        {9, {0x08, 0x01, 0x12, 0xff, 0xff, 0xff, 0xff, 0x07, 'a'}},
-        {10, {0x08, 0x01, 0x12, 0x01, 'x', 0x52, 0x80, 0x80, 0x40, 0x0a}},
-        {17, {0x08, 0x01, 0x12, 0x01, 'x', 0x52, 0x0a, 0x0a, 0x02, 'I', 'I', 0x2a, 0x80, 0x80, 0x04, 0x01, 0x02}},
-        {8, {0x08, 0x01, 0x12, 0x01, 'a', 0x4a, 0x02, 0x01}},
-    };
-    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
-        add("length prefix beyond the buffer", "decode", "bad", c[i].b, c[i].len);
+    for (size_t i = 0; i < sizeof mets_bad_wire_types / sizeof *mets_bad_wire_types; i++)
+        add("wrong wire type", "decode", "bad", mets_bad_wire_types[i].b, mets_bad_wire_types[i].len);
+    for (size_t i = 0; i < sizeof mets_bad_lengths / sizeof *mets_bad_lengths; i++)
+        add("length prefix beyond the buffer", "decode", "bad", mets_bad_lengths[i].b, mets_bad_lengths[i].len);
 }
 
 static void random_bytes(void)
@@ -339,7 +311,7 @@ static void bad_pace_marks(void)
 }
 
 /* The malformed cases, in one list so that the good frames can be spread between them. */
-static void (*const bad_cases[])(void) = {truncated,  wrong_wire_types,  lengths_beyond_the_buffer,
+static void (*const bad_cases[])(void) = {truncated,  hand_written_bytes,
                                            random_bytes, bad_schema_versions, bad_texts,
                                            bad_rates_and_times, bad_leads, absurd_sizes,
                                            non_finite_values, bad_pace_marks};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "fixtures/bad_frame_bytes.h"
 #include "harness.h"
 #include "mets.pb-c.h"
 
@@ -378,38 +379,16 @@ static void every_truncation_is_refused_or_a_whole_lead_shorter(void)
  * number 0, an unterminated group, a varint of 11 bytes. */
 static void wrong_wire_types_are_refused(void)
 {
-    static const struct {
-        size_t len;
-        uint8_t b[16];
-    } c[] = {
-        {4, {0x08, 0x01, 0x10, 0x05}},                                          /* stream_id as a varint */
-        {5, {0x0d, 1, 0, 0, 0}},                                                /* schema_version as fixed32 */
-        {4, {0x08, 0x01, 0x30, 0x05}},                                          /* sample_rate_hz as a varint */
-        {4, {0x08, 0x01, 0x50, 0x05}},                                          /* leads as a varint */
-        {14, {0x08, 0x01, 0x12, 0x01, 'a', 0x49, 1, 2, 3, 4, 5, 6, 7, 8}},      /* pace_marks as fixed64 */
-        {1, {0x0f}},                                                            /* wire type 7 */
-        {2, {0x00, 0x01}},                                                      /* field number 0 */
-        {10, {0x08, 0x01, 0x12, 0x04, 'a', 'b', 'c', 'd', 0x0b, 0x0c}},         /* a group never ended */
-        {12, {0x08, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}}, /* 11-byte varint */
-    };
-    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
-        check_bytes_rejected(c[i].b, c[i].len, METS_FRAME_DECODE, "not a protobuf EcgFrame");
+    for (size_t i = 0; i < sizeof mets_bad_wire_types / sizeof *mets_bad_wire_types; i++)
+        check_bytes_rejected(mets_bad_wire_types[i].b, mets_bad_wire_types[i].len, METS_FRAME_DECODE,
+                             "not a protobuf EcgFrame");
 }
 
-/* Length prefixes past the end of the message: a string, a lead, a lead's packed samples, packed pace marks. */
 static void lengths_beyond_the_buffer_are_refused(void)
 {
-    static const struct {
-        size_t len;
-        uint8_t b[24];
-    } c[] = {
-        {9, {0x08, 0x01, 0x12, 0xff, 0xff, 0xff, 0xff, 0x07, 'a'}},
-        {10, {0x08, 0x01, 0x12, 0x01, 'x', 0x52, 0x80, 0x80, 0x40, 0x0a}},
-        {17, {0x08, 0x01, 0x12, 0x01, 'x', 0x52, 0x0a, 0x0a, 0x02, 'I', 'I', 0x2a, 0x80, 0x80, 0x04, 0x01, 0x02}},
-        {8, {0x08, 0x01, 0x12, 0x01, 'a', 0x4a, 0x02, 0x01}},
-    };
-    for (size_t i = 0; i < sizeof c / sizeof *c; i++)
-        check_bytes_rejected(c[i].b, c[i].len, METS_FRAME_DECODE, "not a protobuf EcgFrame");
+    for (size_t i = 0; i < sizeof mets_bad_lengths / sizeof *mets_bad_lengths; i++)
+        check_bytes_rejected(mets_bad_lengths[i].b, mets_bad_lengths[i].len, METS_FRAME_DECODE,
+                             "not a protobuf EcgFrame");
 }
 
 /* Zero bytes are a valid protobuf message with every field at its default: refused for the missing
