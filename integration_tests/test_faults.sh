@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # metsd under broker faults, on a 3-broker development broker driven by `mets broker --control`: each
 # broker down and back, leaders of the frames and output partitions moved, request errors on Produce,
-# Fetch, AddPartitionsToTxn, EndTxn, TxnOffsetCommit (retriable and fatal ones), Heartbeat
+# Fetch, AddPartitionsToTxn, EndTxn, TxnOffsetCommit (retriable, abortable and fatal ones), Heartbeat
 # (the consumer loses its partitions) and JoinGroup, the group and transaction coordinators moved, 500 ms
 # round trips; all while the demo recording is replayed at 5x. metsd may exit non-zero on a fault: it is
 # then restarted, as systemd would. Nothing may be lost: every window (stream_id, window_end_us) and every
@@ -217,16 +217,13 @@ fault errors AddPartitionsToTxn 2 CONCURRENT_TRANSACTIONS; sleep 1.5     # retri
 fault errors EndTxn 1 NOT_COORDINATOR; sleep 1.5                        # retriable
 fault errors TxnOffsetCommit 2 COORDINATOR_LOAD_IN_PROGRESS; sleep 1.5  # retriable
 fault rtt all 500; sleep 4; fault rtt all 0; sleep 1
-# No abortable error here: the 2.0.2 mock does not hide an aborted transaction's records, so the state
-# a rewind reads back may hold records of the aborted transaction whose outputs were never written (a
-# window counted as published): on the mock that loses an output now and then, on Kafka it cannot happen.
-# No lost membership either: the revocation's commit is refused and aborted, with the same mock leak.
-fault errors JoinGroup 2 COORDINATOR_NOT_AVAILABLE                      # a rejoin refused twice
+fault errors AddPartitionsToTxn 1 TOPIC_AUTHORIZATION_FAILED; sleep 2   # abortable: abort, rewind, redo
+fault errors Heartbeat 1 UNKNOWN_MEMBER_ID; sleep 3                     # the member is fenced: partitions lost
+fault errors JoinGroup 2 COORDINATOR_NOT_AVAILABLE                      # ... and its rejoin refused twice
 # The transactional id is metsd's own choice; it names it in its log ("exactly-once as ID").
 txn_id=$(sed -n 's/.*exactly-once as \([^ ,]*\).*/\1/p' "$work/faults-metsd.log" | head -1)
 fault coordinator group metsd 2; fault coordinator txn "${txn_id:-metsd}" 2; sleep 8
-# No fencing either: a fenced instance exits with its transaction open, and the restart aborts it; the
-# mock then shows that aborted transaction's state records too (see above). Fencing is real Kafka's to assert.
+fault errors EndTxn 1 PRODUCER_FENCED; sleep 3                          # fatal: metsd exits, is restarted
 wait "$replay" || fail "the replay failed under faults: $(cat "$work/replay.log")"
 wait_complete faults 120
 stop_metsd faults

@@ -186,13 +186,11 @@ struct mets_ecgenc {
     const float *ecg_w, *ecg_b, *text_w, *text_b, *logit_scale;
 };
 
-/* Activations are channel-major, [channels, batch, length], so that through OpenBLAS every convolution
- * is one GEMM over as many windows as the im2col scratch `work` holds (WORK_FLOATS, or one window if
- * that is more). The convolution kernel gains nothing from that, so with it the trunk runs on
- * KERNEL_CHUNK windows at a time, whose activations stay in the core's L2 cache. */
-#define WORK_FLOATS ((size_t)1 << 18)
-#ifndef KERNEL_CHUNK
-#define KERNEL_CHUNK 4
+/* Activations are channel-major, [channels, batch, length]. Every convolution computes window by window
+ * (a window scores bit-identically in any batch), so batching gains nothing inside the trunk: it runs
+ * on TRUNK_CHUNK windows at a time, whose activations stay in the core's L2 cache. */
+#ifndef TRUNK_CHUNK
+#define TRUNK_CHUNK 4
 #endif
 
 struct mets_ecgenc_ctx {
@@ -362,10 +360,8 @@ mets_ecgenc_ctx *mets_ecgenc_ctx_new(const mets_ecgenc *enc, int max_batch, mets
     int ok = ctx != NULL && max_batch > 0;
     if (ok) {
         ctx->max_batch = max_batch;
-        ctx->chunk = enc->convs[0].wp && max_batch > KERNEL_CHUNK ? KERNEL_CHUNK : max_batch;
-        size_t windows = work ? WORK_FLOATS / work : 0;
-        windows = windows < 1 ? 1 : windows > (size_t)ctx->chunk ? (size_t)ctx->chunk : windows;
-        ctx->work_floats = work * windows;
+        ctx->chunk = max_batch > TRUNK_CHUNK ? TRUNK_CHUNK : max_batch;
+        ctx->work_floats = work;
         for (int i = 0; i < 3; i++)
             ok &= (ctx->buf[i] = malloc(act * ctx->chunk * sizeof(float))) != NULL;
         ok &= (ctx->work = malloc((ctx->work_floats ? ctx->work_floats : 1) * sizeof(float))) != NULL;
@@ -496,7 +492,7 @@ int mets_ecgenc_encode_timed(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const
         run_trunk(enc, ctx, x + (size_t)w0 * METS_ECG_IN_CHANNELS * a->samples, m,
                   ctx->pooled + (size_t)w0 * channels, &tm);
     }
-    mets_linear(ctx->pooled, n, channels, enc->ecg_w, enc->ecg_b, a->embed_dim, emb);
+    mets_linear_rows(ctx->pooled, n, channels, enc->ecg_w, enc->ecg_b, a->embed_dim, emb);
     mets_l2_normalize(emb, n, a->embed_dim, NULL);
     lap(&tm, STEP_HEAD);
     return 0;

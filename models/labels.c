@@ -247,7 +247,7 @@ void mets_promptbank_score(const mets_promptbank *pb, const float *emb, int n, f
 {
     const mets_labels *l = pb->labels;
     int L = l->nlabels;
-    mets_linear(emb, n, pb->dim, pb->matrix, NULL, L, cos);
+    mets_linear_rows(emb, n, pb->dim, pb->matrix, NULL, L, cos);
     if (!prob)
         return;
     for (int i = 0; i < n; i++)

@@ -37,6 +37,12 @@ void mets_linear(const float *x, int n, int in, const float *w, const float *b, 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
 }
 
+void mets_linear_rows(const float *x, int n, int in, const float *w, const float *b, int out, float *y)
+{
+    for (int i = 0; i < n; i++)
+        mets_linear(x + (size_t)i * in, 1, in, w, b, out, y + (size_t)i * out);
+}
+
 int mets_conv1d_out_len(const mets_conv1d_shape *s, int len)
 {
     int span = s->dilation * (s->k - 1) + 1;
@@ -306,25 +312,22 @@ static void conv_cnl_kernel(const mets_conv1d_shape *s, const float *wp, const f
 }
 #endif
 
-/* mets_conv1d_cnl through OpenBLAS: the im2col matrices of as many windows as `work` holds side by side,
- * one GEMM for them all. */
+/* mets_conv1d_cnl through OpenBLAS: one GEMM per window over its im2col matrix in `work` (or over the
+ * input itself for a 1x1, stride-1 convolution), so that a window's result does not depend on the batch
+ * it came in: one GEMM across windows would pick its blocking by the batch's width. */
 static void conv_cnl_blas(const mets_conv1d_shape *s, const float *w, const float *x, size_t x_ld, size_t x_win,
                           int batch, int len, float *y, float beta, float *work, size_t work_floats)
 {
     int out_len = mets_conv1d_out_len(s, len), fan = s->cin * s->k, n = batch * out_len;
-    if (conv_is_pointwise(s) && x_ld == (size_t)n) { /* channel-major x[cin, batch * len] is the operand */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, n, fan, 1.0f, w, fan, x, n, beta, y, n);
-        return;
-    }
-    size_t per_window = (size_t)fan * out_len;
-    int chunk = work_floats / per_window < (size_t)batch ? (int)(work_floats / per_window) : batch;
-    assert(chunk >= 1);
-    for (int w0 = 0; w0 < batch; w0 += chunk) {
-        int m = batch - w0 < chunk ? batch - w0 : chunk, ld = m * out_len;
-        for (int i = 0; i < m; i++)
-            im2col_window(s, x + (size_t)(w0 + i) * x_win, x_ld, len, work + (size_t)i * out_len, (size_t)ld);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, ld, fan, 1.0f, w, fan, work, ld, beta,
-                    y + (size_t)w0 * out_len, n);
+    int direct = conv_is_pointwise(s);
+    assert(direct || work_floats >= (size_t)fan * out_len);
+    for (int i = 0; i < batch; i++) {
+        const float *b = x + (size_t)i * x_win;
+        size_t ldb = x_ld;
+        if (!direct)
+            im2col_window(s, b, x_ld, len, work, (size_t)out_len), b = work, ldb = (size_t)out_len;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, out_len, fan, 1.0f, w, fan, b, (int)ldb,
+                    beta, y + (size_t)i * out_len, n);
     }
 }
 

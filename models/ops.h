@@ -22,6 +22,10 @@ void mets_blas_init(void);
 
 /* y[n, out] = x[n, in] * w[out, in]^T + b[out] (b may be NULL). */
 void mets_linear(const float *x, int n, int in, const float *w, const float *b, int out, float *y);
+/* mets_linear row by row: each row's result is bit-identical whatever n is, which one GEMM over n rows
+ * does not promise (OpenBLAS picks kernels and blockings by shape). For scores that decide alerts, so
+ * that a window scores the same alone, in a batch of 16, live or replayed. */
+void mets_linear_rows(const float *x, int n, int in, const float *w, const float *b, int out, float *y);
 
 typedef struct mets_conv1d_shape {
     int cin, cout, k;
@@ -44,15 +48,15 @@ void mets_conv1d(const mets_conv1d_shape *s, const float *w, const float *b, con
  * add and the ReLU of a ResNet block fused in: y = conv(x) + b + r, then max(y, 0) if relu. r is a
  * tensor shaped as y (NULL for none; it may be y itself, to accumulate). x is x[batch, cin, len] if
  * x_window_major, else x[cin, batch, len]. work holds work_floats >= mets_conv1d_cnl_work_floats(s, len)
- * floats; the im2col matrices of as many windows as fit go into one OpenBLAS GEMM. With wp (w packed by
+ * floats. Each window is computed on its own, by one OpenBLAS GEMM over its im2col matrix, so that its
+ * result is bit-identical in any batch (scores decide alerts; replays must match). With wp (w packed by
  * mets_conv1d_pack) a kernel of our own multiplies instead, reading each window's zero-padded input in
  * place: no im2col matrix, no per-call packing (at these sizes they cost as much as the arithmetic),
  * and the ReLU applied as the result is stored. */
 void mets_conv1d_cnl(const mets_conv1d_shape *s, const float *w, const float *wp, const float *b, const float *r,
                      const float *x, int x_window_major, int batch, int len, float *y, int relu, float *work,
                      size_t work_floats);
-/* Scratch floats mets_conv1d_cnl needs for one window of `len` samples; more lets OpenBLAS take several
- * windows per GEMM. */
+/* Scratch floats mets_conv1d_cnl needs (one window of `len` samples). */
 size_t mets_conv1d_cnl_work_floats(const mets_conv1d_shape *s, int len);
 /* Floats of w[cout, cin, k] packed for mets_conv1d_cnl's kernel; 0 when this CPU has none (x86-64 with
  * AVX2 and FMA), and then wp must be NULL. */

@@ -46,6 +46,14 @@ static void linear_matches_reference(void)
             }
         mets_linear(x, n, in, w, b, out, y);
         check_close("linear", y, ref, (size_t)n * out, 1e-5);
+        mets_linear_rows(x, n, in, w, b, out, y);
+        check_close("linear_rows", y, ref, (size_t)n * out, 1e-5);
+        float *alone = malloc((size_t)out * sizeof *alone);
+        for (int r = 0; r < n; r++) { /* each row as if it came alone: bit-identical */
+            mets_linear_rows(x + (size_t)r * in, 1, in, w, b, out, alone);
+            CHECK(!memcmp(alone, y + (size_t)r * out, (size_t)out * sizeof *alone), "linear_rows: row %d of %d", r, n);
+        }
+        free(alone);
         free(x), free(w), free(b), free(y), free(ref);
     }
 }
@@ -100,6 +108,26 @@ static void conv1d_matches_reference(void)
     }
 }
 
+/* Each window of a batch computed alone (window-major, a residual of its own) comes out bit-identical
+ * to its part of the batch's result y[cout, batch, out_len]: scores must not depend on the batch. */
+static void same_alone(const mets_conv1d_shape *s, const float *w, const float *wp, const float *b, const float *r,
+                       const float *x, int batch, int len, int relu, const float *y, float *work, size_t nwork)
+{
+    int out_len = mets_conv1d_out_len(s, len);
+    float *one = malloc((size_t)s->cout * out_len * sizeof *one);
+    for (int n = 0; n < batch; n++) {
+        for (int c = 0; c < s->cout && r; c++)
+            memcpy(one + (size_t)c * out_len, r + ((size_t)c * batch + n) * out_len, (size_t)out_len * sizeof *one);
+        mets_conv1d_cnl(s, w, wp, b, r ? one : NULL, x + (size_t)n * s->cin * len, 1, 1, len, one, relu, work, nwork);
+        int same = 1;
+        for (int c = 0; c < s->cout; c++)
+            same &= !memcmp(one + (size_t)c * out_len, y + ((size_t)c * batch + n) * out_len, (size_t)out_len * sizeof *one);
+        CHECK(same, "conv1d_cnl%s: window %d of %d alone differs from its part of the batch", wp ? " packed" : "", n,
+              batch);
+    }
+    free(one);
+}
+
 /* One trial of mets_conv1d_cnl: x window-major or channel-major, weights plain (OpenBLAS) or packed (our
  * kernel), a residual that is NULL, another tensor or y itself, scratch for one window or all, with or
  * without the ReLU. */
@@ -138,6 +166,7 @@ static void conv1d_cnl_trial(const mets_conv1d_shape *s, int batch, int len, int
         mets_conv1d_cnl(s, w, wp, b, res, window_major ? x : xc, window_major, batch, len, yk, relu, work, nwork);
         /* f32 sums of over 1,000 products of magnitude up to 1 drift past 1e-5 */
         check_close(packed ? "conv1d_cnl packed" : "conv1d_cnl", yk, want, ny, s->cin * s->k > 512 ? 1e-4 : 1e-5);
+        same_alone(s, w, wp, b, residual ? r : NULL, x, batch, len, relu, yk, work, nwork);
         free(yk);
     }
     free(x), free(xc), free(w), free(b), free(r), free(y), free(work), free(wp), free(ref), free(want);
