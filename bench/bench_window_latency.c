@@ -4,7 +4,11 @@
  * a window closing). Also the stage's CPU per stream, as a share of one core: with clean leads, and with
  * lead V6 flagged lead-off throughout (conditions take more resampling work).
  *
- * usage: bench_window_latency [SECONDS]   (default 180 s of signal per rate) */
+ * Per look-ahead (window.lookahead_s): the exact one, and the shorter ones that release windows sooner
+ * (bench_lookahead measures what they change in the scores).
+ *
+ * usage: bench_window_latency [SECONDS [LOOKAHEAD_S...]]   (default 180 s of signal per rate; look-aheads
+ *        exact, 0.1 and 0 s; a negative one is the exact) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +56,10 @@ static float signal_mv(int lead, double t)
 }
 
 /* Streams `seconds` of a 12-lead monitor at `rate` in 250 ms frames; fills l, returns CPU seconds. */
-static double run_rate(double rate, double seconds, int lead_off, latencies *l)
+static double run_rate(double rate, double seconds, double lookahead_s, int lead_off, latencies *l)
 {
     mets_window_params p = mets_window_default_params();
+    p.lookahead_s = lookahead_s;
     mets_err err;
     mets_windower *w = mets_windower_new(&p, &err);
     if (!w) {
@@ -96,26 +101,33 @@ static double run_rate(double rate, double seconds, int lead_off, latencies *l)
 int main(int argc, char **argv)
 {
     static const double rates[] = {50, 100, 125, 250, 257, 360, 500, 1000}; /* 100: the model rate */
-    double seconds = argc > 1 ? atof(argv[1]) : 180;
+    double seconds = argc > 1 ? atof(argv[1]) : 180, look[16] = {-1, 0.1, 0};
+    int nlook = 3;
+    if (argc > 2)
+        for (nlook = 0; nlook < 16 && nlook + 2 < argc; nlook++)
+            look[nlook] = atof(argv[nlook + 2]);
     static latencies l;
     mets_window_params p = mets_window_default_params();
     printf("window stage hold-back: 12 leads, 250 ms frames, %g s windows every %g s at %g Hz, %g s of signal\n",
            p.length_s, p.hop_s, p.rate_hz, seconds);
     printf("(received signal time when a window comes out - its end; the first window is skipped: it also\n"
            " waits for max_reorder_frames = %d frames)\n", p.max_reorder_frames);
-    printf("%8s %8s %8s %8s %8s %12s %12s\n", "rate Hz", "windows", "min s", "median s", "max s", "CPU % core",
-           "V6 off: CPU");
-    for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
-        double cpu_off = run_rate(rates[r], seconds, 1, &l), cpu = run_rate(rates[r], seconds, 0, &l);
-        int n = l.n - 1;
-        double *h = l.held + 1;
-        qsort(h, (size_t)n, sizeof *h, cmp_double);
-        if (n < 1) {
-            printf("%8g %8d\n", rates[r], l.n);
-            continue;
+    printf("%10s %8s %8s %8s %8s %8s %12s %12s\n", "look-ahead", "rate Hz", "windows", "min s", "median s", "max s",
+           "CPU % core", "V6 off: CPU");
+    for (int a = 0; a < nlook; a++)
+        for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+            double cpu_off = run_rate(rates[r], seconds, look[a], 1, &l), cpu = run_rate(rates[r], seconds, look[a], 0, &l);
+            int n = l.n - 1;
+            double *h = l.held + 1;
+            qsort(h, (size_t)n, sizeof *h, cmp_double);
+            char la[16];
+            snprintf(la, sizeof la, look[a] < 0 ? "exact" : "%g s", look[a]);
+            if (n < 1) {
+                printf("%10s %8g %8d\n", la, rates[r], l.n);
+                continue;
+            }
+            printf("%10s %8g %8d %8.3f %8.3f %8.3f %12.4f %12.4f\n", la, rates[r], l.n, h[0], h[n / 2], h[n - 1],
+                   100 * cpu / seconds, 100 * cpu_off / seconds);
         }
-        printf("%8g %8d %8.3f %8.3f %8.3f %12.4f %12.4f\n", rates[r], l.n, h[0], h[n / 2], h[n - 1],
-               100 * cpu / seconds, 100 * cpu_off / seconds);
-    }
     return 0;
 }

@@ -35,4 +35,7 @@ build/bench/bench_train
 echo
 build/bench/bench_window_latency
 echo
+# What a shorter look-ahead changes in the scores: the demo record, and MIT-BIH and VFDB where unpacked.
+build/bench/bench_lookahead demo/mitdb_201_demo $(ls .cache/data/{mitdb,vfdb}/*.hea 2>/dev/null | sed 's/\.hea$//')
+echo
 bench/e2e.sh || echo "bench/e2e.sh: exit $? (77: no Java, Maven or kcat for the Kafka broker)"

@@ -88,6 +88,10 @@ static const key config_keys[] = {
      .doc = "time between the starts of consecutive windows; at most window.length_s"},
     {"window.max_gap_s", T_DURATION, .def = "2s", .min = 0, .max = 60, .offset = CFG(window.max_gap_s),
      .doc = "a longer gap in a stream restarts its window and raises a technical alert"},
+    {"window.lookahead_s", T_DURATION, .def = "0s", .min = 0, .max = 2, .offset = CFG(window.lookahead_s),
+     .doc = "signal past a window's end the resampler waits for: 0 releases a window as soon as its last "
+            "sample is in, holding the input beyond it for the filter (scores change by 1e-4 on average); "
+            "0.9s makes resampling exact for streams at 100 Hz or more, and delays every alert by 0.9 s"},
     {"window.max_reorder_frames", T_INT, .def = "8", .min = 0, .max = 1024, .offset = CFG(window.max_reorder_frames),
      .doc = "frames held back to put late ones in order; a frame later than that is dropped"},
     {"streams.max_streams", T_INT, .def = "1024", .min = 1, .max = 100000, .offset = CFG(streams.max_streams),

@@ -85,7 +85,7 @@ typedef struct mets_config {
         char *ecg, *text, *labels; /* resolved against the config file's folder */
     } models;
     struct {
-        double length_s, hop_s, max_gap_s;
+        double length_s, hop_s, max_gap_s, lookahead_s;
         int max_reorder_frames;
     } window;
     struct {

@@ -829,6 +829,7 @@ static int open_pipeline(metsd *d, mets_err *err)
     mets_window_params wp = mets_window_default_params();
     wp.rate_hz = a->rate_hz, wp.length_s = d->cfg.window.length_s, wp.hop_s = d->cfg.window.hop_s;
     wp.max_gap_s = d->cfg.window.max_gap_s, wp.max_reorder_frames = d->cfg.window.max_reorder_frames;
+    wp.lookahead_s = d->cfg.window.lookahead_s;
     wp.max_streams = d->cfg.streams.max_streams;
     if (wp.length_s * a->rate_hz != a->samples)
         return mets_err_set(err, METS_EINVAL, "%s: window.length_s %g s, but the model takes %d samples at %d Hz",

@@ -11,7 +11,8 @@ enum { CHUNK = 512 };
 enum { METS_SOXR_LOG2_MIN_DFT = 6, METS_SOXR_LOG2_LARGE_DFT = 8 };
 /* Margins of a batch, in samples at the lower of the two rates (the resampling filter's length scales
  * with it): past MARGIN_AFTER, soxr's HQ filter adds less than 1e-6 of the signal to an output sample
- * (measured; zero history or zero padding beyond it changes nothing above float rounding). */
+ * (measured; zero history or padding beyond it changes nothing above float rounding). The margin after
+ * is the exact look-ahead; mets_window_params.lookahead_s may shorten it. */
 enum { MARGIN_BEFORE = 100, MARGIN_AFTER = 90 };
 /* The most input samples between two batch starts whose output times fall on the output grid. */
 #define MAX_PERIOD_S 10
@@ -99,7 +100,7 @@ struct mets_windower {
 
 mets_window_params mets_window_default_params(void)
 {
-    mets_window_params p = {.rate_hz = 100, .length_s = 10, .hop_s = 2, .max_gap_s = 2,
+    mets_window_params p = {.rate_hz = 100, .length_s = 10, .hop_s = 2, .max_gap_s = 2, .lookahead_s = 0,
                             .max_reorder_frames = 8, .max_streams = 1024};
     return p;
 }
@@ -119,6 +120,8 @@ static int check_params(const mets_window_params *p, mets_err *err)
     if (!is_whole(p->length_s * p->rate_hz) || !is_whole(p->hop_s * 1e6) || !is_whole(p->length_s * 1e6))
         return mets_err_set(err, METS_EINVAL, "window: length_s %g at %g Hz is not a whole number of samples",
                             p->length_s, p->rate_hz);
+    if (!(p->lookahead_s <= 60))
+        return mets_err_set(err, METS_EINVAL, "window: lookahead_s %g out of range", p->lookahead_s);
     if (!(p->max_gap_s >= 0 && p->max_gap_s <= 600) || p->max_reorder_frames < 0 || p->max_reorder_frames > 1024 ||
         p->max_streams < 1 || p->max_streams > 1000000)
         return mets_err_set(err, METS_EINVAL, "window: max_gap_s %g, max_reorder_frames %d or max_streams %d "
@@ -508,10 +511,15 @@ static int64_t batch_pass(mets_windower *w, stream *st, int rs, int64_t from, in
             return METS_EINVAL;
     }
     /* soxr's flush is slow (it works through much more than the filter's reach): at the segment's end it
-     * is needed, for the count of samples; before that zeros do the same, as many as soxr holds back. */
+     * is needed, for the count of samples; before that padding does the same, as many samples as soxr
+     * holds back. The last input sample held: past the exact margin it makes no difference, and with
+     * a shorter look-ahead it does not make a step of the signal's level (zeros would ring). */
     if (final)
         return resample(w, st, rs, r, 0, &k, want, err) ? METS_EINVAL : k - st->n_out;
-    memset(w->in, 0, (size_t)CHUNK * (size_t)channels(rs, st->nl) * sizeof *w->in);
+    size_t nch = (size_t)channels(rs, st->nl);
+    interleave(w, st, rs, to - 1, to);
+    for (size_t j = 1; j < CHUNK; j++)
+        memcpy(w->in + j * nch, w->in, nch * sizeof *w->in);
     for (int64_t pad = 0; k < want && pad < MAX_PERIOD_S * st->rate; pad += CHUNK)
         if (resample(w, st, rs, r, CHUNK, &k, want, err))
             return METS_EINVAL;
@@ -549,7 +557,7 @@ static int reserve_rows(mets_windower *w, int64_t rows)
 /* Output samples n_out .. end - 1 (end < 0: all the segment's input gives, at its end), resampled in one
  * go from the input around them with cleared resamplers. Each output sample is made once, when the
  * filter can see `after` input samples beyond it, instead of when soxr's block processing would let a
- * stream have it (seconds later); the margins make it equal to the streamed one up to float rounding.
+ * stream have it (seconds later); exact margins make it equal to the streamed one up to float rounding.
  * The condition resampler only runs when a condition is in the batch's input: without, its output is 0. */
 static int batch(mets_windower *w, stream *st, int64_t end, mets_err *err)
 {
@@ -702,6 +710,8 @@ static int segment_start(mets_windower *w, stream *st, const mets_frame *f, mets
     int same = st->rate == w->p.rate_hz; /* soxr copies the input then: no filter, no margins */
     st->before = same ? 0 : (int64_t)ceil(MARGIN_BEFORE * st->rate / lower);
     st->after = same ? 0 : (int64_t)ceil(MARGIN_AFTER * st->rate / lower);
+    if (w->p.lookahead_s >= 0 && w->p.lookahead_s * st->rate < st->after)
+        st->after = (int64_t)ceil(w->p.lookahead_s * st->rate - 1e-9);
     for (int r = 0; r < RS_N; r++) /* refused here rather than at the first batch */
         if (!resampler_get(w, st, channels(r, st->nl), err))
             return METS_EINVAL;

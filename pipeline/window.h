@@ -20,15 +20,19 @@
  *   - resampling: libsoxr, the same quality as mets_prep_resample. Output sample k is at input time
  *     k / rate, so window times are exact. The segment's recent input is kept, and each window's new
  *     output samples are resampled in one batch, by a cleared resampler, from input about 1 s before
- *     them to 0.9 s after the last (90 samples at the lower of the two rates: the filter's reach). So a
- *     window comes out 0.9 s after its end (1.8 s from 50 Hz; at once from the model rate, which soxr
- *     copies), i.e. 1.0 s (2.0 s) after it with 250 ms frames; a streaming soxr held it back by its
+ *     them to `lookahead_s` after the last. The default, 0, releases a window as soon as the input under
+ *     its last sample is in; the filter sees the input beyond held at its last value, which changes the
+ *     last ~0.2 s of each hop by up to a few % of a QRS's height and the rest by up to 1e-3 (scores
+ *     by 1e-4 on average: bench/bench_lookahead). The exact look-ahead (negative; 0.9 s and more in the
+ *     configuration) reaches as far as the filter does, 90 samples at the lower of the two rates, so
+ *     the output equals the streamed one up to float rounding (at most 6e-6 mV on MIT-BIH, VFDB, CinC
+ *     2017 and PTB-XL records from 50 to 1000 Hz), and a window comes out 0.9 s after its end (1.8 s from
+ *     50 Hz; at once from the model rate, which soxr copies). A streaming soxr held windows back by its
  *     block processing: median 2.2 to 3.0 s, up to 4.75 s from 360 Hz and 8.3 s from 50 Hz
- *     (bench/bench_window_latency measures it, and the CPU). Batches start where soxr's output grid
- *     meets the segment's (a multiple of the two rates' common period; a source rate without one within
- *     10 s is refused), so their output equals the streamed one up to float rounding (at most 6e-6 mV
- *     on MIT-BIH, VFDB, CinC 2017 and PTB-XL records from 50 to 1000 Hz) and does not depend on how
- *     the input is cut into frames. The training path (one-shot) is unchanged.
+ *     (bench/bench_window_latency measures the hold-back and the CPU). Batches start where soxr's output
+ *     grid meets the segment's (a multiple of the two rates' common period; a source rate without one
+ *     within 10 s is refused), so a window does not depend on how the input is cut into frames, nor on
+ *     where reading started. The training path (one-shot) is unchanged.
  *   - windows end on an absolute grid: end_us is a multiple of hop_us (UTC µs), start_us = end_us -
  *     length. So a replay, or a restart that seeks back, cuts the same windows, and (stream_id, end_us) is
  *     the window's deterministic id for at-least-once de-duplication. The first window of a segment is the
@@ -99,6 +103,12 @@ typedef struct mets_window_params {
     double rate_hz;         /* the model rate */
     double length_s, hop_s; /* 0 < hop_s <= length_s; length_s * rate_hz and hop_s * 1e6 whole numbers */
     double max_gap_s;
+    /* How far past a hop's last sample the resampler reads before the hop is resampled (and a window
+     * ending there released). Negative: as far as exactness needs (90 samples at the lower of the
+     * stream's and the model's rate, 0.9 s for streams at 100 Hz or more), and the output equals
+     * continuous resampling within 1e-6. Less: the input beyond is taken as its last sample held, which
+     * releases windows that much sooner and changes the last samples of each hop a little. */
+    double lookahead_s;
     int max_reorder_frames;
     int max_streams;
 } mets_window_params;

@@ -104,14 +104,20 @@ static void send(mets_windower *w, monitor *m, double seconds, windows *ws)
         push_next(w, m, (int)(end - m->n < m->frame ? end - m->n : m->frame), ws);
 }
 
-static mets_windower *windower(int max_reorder, int max_streams)
+static mets_windower *windower_look(int max_reorder, int max_streams, double lookahead_s)
 {
     mets_window_params p = mets_window_default_params();
-    p.max_reorder_frames = max_reorder, p.max_streams = max_streams;
+    p.max_reorder_frames = max_reorder, p.max_streams = max_streams, p.lookahead_s = lookahead_s;
     mets_err err;
     mets_windower *w = mets_windower_new(&p, &err);
     CHECK(w, "%s", err.msg);
     return w;
+}
+
+/* With the default look-ahead (0: a window comes out as soon as the input under its last sample is in). */
+static mets_windower *windower(int max_reorder, int max_streams)
+{
+    return windower_look(max_reorder, max_streams, mets_window_default_params().lookahead_s);
 }
 
 static int count_nan(const float *x, int n)
@@ -129,8 +135,8 @@ static void clean_stream_gives_windows_at_exact_hops(void)
     static windows ws;
     ws.n = 0;
     send(w, &m, 20, &ws);
-    /* a window comes out 0.9 s after its end: the one ending at 20 s is not out yet */
-    CHECK(ws.n == 5, "%d windows from 20 s", ws.n);
+    /* with no look-ahead the window ending at 20 s is out too */
+    CHECK(ws.n == 6, "%d windows from 20 s", ws.n);
     for (int i = 0; i < ws.n; i++) {
         window_copy *c = &ws.w[i];
         CHECK(c->end_us == T0 + (10 + 2 * i) * SEC && c->start_us == c->end_us - 10 * SEC, "window %d: %lld..%lld",
@@ -154,23 +160,33 @@ static float sine73(int lead, double t)
 }
 
 /* The worst error of a window's lead II against the analytic signal and against `oneshot` (the whole
- * signal resampled at once, sample 0 at T0). */
-static void window_errors(const window_copy *c, const float *oneshot, double *vs_sine, double *vs_oneshot)
+ * signal resampled at once, sample 0 at T0); edge: the same within the last `tail` samples of each hop
+ * (where a short look-ahead holds the input), which the others leave out. */
+static void window_errors(const window_copy *c, const float *oneshot, int tail, double *vs_sine, double *vs_oneshot,
+                          double *edge)
 {
     int64_t k0 = (c->start_us - T0) / 10000;
     for (int j = 0; j < 1000; j++) {
         double t = (c->start_us - T0) / 1e6 + j / 100.0, x = c->mv[METS_LEAD_II][j];
+        double e = fabs(x - oneshot[k0 + j]);
+        if ((k0 + j) % 200 >= 200 - tail) {
+            *edge = fmax(*edge, e);
+            continue;
+        }
         *vs_sine = fmax(*vs_sine, fabs(x - sine73(METS_LEAD_II, t)));
-        *vs_oneshot = fmax(*vs_oneshot, fabs(x - oneshot[k0 + j]));
+        *vs_oneshot = fmax(*vs_oneshot, e);
     }
 }
 
+/* Exact look-ahead: every sample as continuous resampling gives it. None: within 1e-3 of it but for the
+ * last 0.2 s of each hop, which stay within 6 % of this 7.3 Hz sine's amplitude. */
 static void streamed_resampling_matches_the_analytic_signal_and_oneshot(void)
 {
     static const double rates[] = {360, 250, 500, 128, 1000, 100};
     static windows ws;
+    for (int look = 0; look < 2; look++)
     for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
-        mets_windower *w = windower(8, 4);
+        mets_windower *w = windower_look(8, 4, look ? 0 : -1);
         monitor m = monitor_make("bed-1", rates[r], 1);
         m.signal = sine73;
         ws.n = 0;
@@ -182,12 +198,14 @@ static void streamed_resampling_matches_the_analytic_signal_and_oneshot(void)
             x[i] = sine73(METS_LEAD_II, i / m.rate);
         mets_err err;
         CHECK(mets_prep_resample(x, n_in, m.rate, 100, y, 3600, &err) == 3600, "%s", err.msg);
-        double vs_sine = 0, vs_oneshot = 0;
+        double vs_sine = 0, vs_oneshot = 0, edge = 0;
         for (int i = 1; i < ws.n; i++) /* the first window holds the resampler's start-up transient */
-            window_errors(&ws.w[i], y, &vs_sine, &vs_oneshot);
+            window_errors(&ws.w[i], y, look ? 20 : 0, &vs_sine, &vs_oneshot, &edge);
         CHECK(ws.n >= 10, "%g Hz: %d windows", m.rate, ws.n);
-        CHECK(vs_sine < 1e-4 && vs_oneshot < 1e-4, "%g Hz: error %g vs sine, %g vs one-shot", m.rate, vs_sine,
-              vs_oneshot);
+        double tol = look ? 1e-3 : 1e-4;
+        CHECK(vs_sine < tol && vs_oneshot < tol, "%g Hz, look-ahead %s: error %g vs sine, %g vs one-shot", m.rate,
+              look ? "0" : "exact", vs_sine, vs_oneshot);
+        CHECK(edge < 0.06, "%g Hz: error %g in the last 0.2 s of a hop", m.rate, edge);
         free(x), free(y);
         mets_windower_free(w);
     }
@@ -219,10 +237,10 @@ static void collect_when(const mets_window *win, void *ctx)
 }
 
 /* Sends 30 s at `rate` in frames of `frame` samples. */
-static void send_timed(double rate, int frame, emitted *e)
+static void send_timed(double rate, int frame, double lookahead_s, emitted *e)
 {
     static float buf[METS_NLEADS * MAXFRAME];
-    mets_windower *w = windower(0, 4);
+    mets_windower *w = windower_look(0, 4, lookahead_s);
     monitor m = monitor_make("bed-1", rate, frame);
     e->ws.n = 0;
     while (m.n < 30 * rate) {
@@ -238,29 +256,33 @@ static void send_timed(double rate, int frame, emitted *e)
 
 static void windows_come_out_once_the_filter_has_seen_past_their_end(void)
 {
-    /* the resampling filter reaches 0.9 s (90 samples at the lower rate) past an output sample; at the
-     * model rate there is no filter */
-    static const double rates[] = {360, 257, 250, 100, 50};
+    /* exact: the resampling filter reaches 0.9 s (90 samples at the lower rate) past an output sample;
+     * otherwise the look-ahead, and upsampling needs the input sample after the window's last one; at
+     * the model rate there is no filter */
+    static const double rates[] = {360, 257, 250, 100, 50}, looks[] = {-1, 0.1, 0};
     static emitted one, quarter;
+    for (size_t a = 0; a < sizeof looks / sizeof looks[0]; a++)
     for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
-        double reach = rates[r] == 100 ? 0 : rates[r] < 100 ? 1.8 : 0.9;
-        send_timed(rates[r], 1, &one);
-        CHECK(one.ws.n == (reach > 0 ? 10 : 11), "%g Hz: %d windows from 30 s", rates[r], one.ws.n);
+        double reach = rates[r] == 100 ? 0 : looks[a] >= 0 ? looks[a] + (rates[r] < 100 ? 0.02 : 0)
+                     : rates[r] < 100 ? 1.8 : 0.9;
+        send_timed(rates[r], 1, looks[a], &one);
+        CHECK(one.ws.n == (reach > 0 ? 10 : 11), "%g Hz, look-ahead %g: %d windows from 30 s", rates[r], looks[a],
+              one.ws.n);
         for (int i = 0; i < one.ws.n; i++) {
             double held = one.at_s[i] - (one.ws.w[i].end_us - T0) / 1e6;
-            CHECK(held > reach - 0.02 && held < reach + 0.03, "%g Hz: window %d out %.3f s after its end", rates[r],
-                  i, held);
+            CHECK(held > reach - 0.02 && held < reach + 0.03, "%g Hz, look-ahead %g: window %d out %.3f s after its end",
+                  rates[r], looks[a], i, held);
         }
         /* each output sample is resampled once, from the same input whatever the frames: the same samples
          * (where sample times are whole µs, so that the frames' t0 give the monitor the same signal) */
         if (fmod(1e6, rates[r]) != 0)
             continue;
-        send_timed(rates[r], (int)(rates[r] / 4), &quarter);
+        send_timed(rates[r], (int)(rates[r] / 4), looks[a], &quarter);
         CHECK(quarter.ws.n == one.ws.n, "%g Hz: %d vs %d windows", rates[r], quarter.ws.n, one.ws.n);
         for (int i = 0; i < one.ws.n && i < quarter.ws.n; i++)
             CHECK(one.ws.w[i].end_us == quarter.ws.w[i].end_us &&
                       !memcmp(one.ws.w[i].mv, quarter.ws.w[i].mv, sizeof one.ws.w[i].mv),
-                  "%g Hz: window %d differs", rates[r], i);
+                  "%g Hz, look-ahead %g: window %d differs", rates[r], looks[a], i);
     }
 }
 
@@ -380,7 +402,7 @@ static void long_gap_restarts_the_window(void)
 static void rate_change_restarts_the_stream(void)
 {
     static windows ws;
-    mets_windower *w = windower(8, 4);
+    mets_windower *w = windower_look(8, 4, -1); /* exact: the samples are checked against the signal */
     monitor m = monitor_make("bed-1", 250, 50);
     ws.n = 0;
     send(w, &m, 11, &ws);
