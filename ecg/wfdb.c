@@ -240,8 +240,6 @@ static int parse_gain(const pctx *c, span t, mets_wfdb_signal *s, int *has_basel
     gain = (span){t.p, rest.p};
     if (span_f64(gain, &s->gain))
         return bad(c, "gain '%.*s' is not a number", span_len(t), t.p);
-    if (s->gain == 0)
-        return bad(c, "gain is 0 (WFDB's 'uncalibrated'): physical units are unknown");
     if (rest.p < rest.end && *rest.p == '(') {
         rest.p++;
         int64_t v;
@@ -497,8 +495,8 @@ static void to_phys(const mets_wfdb_record *rec, const int32_t *adc, int64_t fra
         for (int s = 0; s < nsig; s++) {
             const mets_wfdb_signal *sig = &rec->hdr.sig[s];
             int32_t v = adc[t * nsig + s];
-            out[t * nsig + s] =
-                v == invalid_sample(sig->format) ? NAN : (float)((v - (double)sig->baseline) / sig->gain);
+            double gain = sig->gain != 0 ? sig->gain : DEFAULT_GAIN; /* 0: uncalibrated, as libwfdb's aduphys */
+            out[t * nsig + s] = v == invalid_sample(sig->format) ? NAN : (float)((v - (double)sig->baseline) / gain);
         }
 }
 

@@ -31,7 +31,8 @@ typedef struct {
     char file_name[128];  /* relative to the header's folder */
     int format;           /* 16, 212 or 80 */
     int64_t byte_offset;  /* the "+N" of "16+24"; 0 when absent */
-    double gain;          /* ADC units per physical unit; 200 when absent */
+    double gain;          /* ADC units per physical unit; 200 when absent; 0 as written means uncalibrated
+                             (NSTDB's noise records), converted with 200 as libwfdb does */
     int32_t baseline;     /* ADC value of physical zero; adc_zero when absent */
     char units[32];       /* "mV" when absent */
     int32_t adc_res;      /* bits; 12 for 212, 16 for 16, 8 for 80 when absent or 0 */

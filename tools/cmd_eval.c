@@ -2,7 +2,8 @@
  * diagnostic superclasses and the rhythm statements with all 12 leads, lead II alone and I+II+V1, next
  * to a linear probe on the frozen embeddings. With --streams instead: the MIT-BIH and VFDB records not
  * trained on, scored window by window into AF, VT and VF episodes the EC57 way, and the CinC 2017
- * records from A00701 on, with the challenge's F1 (eval/streameval.h). */
+ * records from A01501 on, with the challenge's F1 (eval/streameval.h). With --alarms: the alarms the
+ * daemon itself raised on replayed records (eval/alarmeval.h; eval/alarms.sh runs the replay). */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -10,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alarmeval.h"
 #include "cli.h"
+#include "isotime.h"
 #include "metrics.h"
 #include "probe.h"
 #include "ptbxl.h"
 #include "streameval.h"
+#include "wfdb.h"
 #include "zeroshot.h"
 
 static const char usage_text[] =
@@ -30,7 +34,13 @@ static const char usage_text[] =
     "      --streams         evaluate on the streams instead of PTB-XL:\n"
     "      --stream-records L MIT-BIH/VFDB records, e.g. mitdb/201,vfdb/418 (default all in the data folder)\n"
     "      --exclude-records L records left out (default: the training split of train/streams.h; none)\n"
-    "      --cinc-range R    CinC 2017 record numbers (default 701-: those not trained on with --cinc)\n";
+    "      --cinc-range R    CinC 2017 record numbers (default 1501-: those not trained on with --cinc)\n"
+    "      --alarms FILE     score the alarms metsd raised instead (alert events as `mets tail` prints them,\n"
+    "                        - for stdin; eval/alarms.sh replays the records through metsd and calls this):\n"
+    "                        each stream is a record of the data folder named as the stream (mitdb/201),\n"
+    "                        the records of --stream-records / --exclude-records and --nstdb\n"
+    "      --nstdb L         noise stress test records (default nstdb/118e24,...,nstdb/118e_6; none)\n"
+    "      --record-t0 TIME  UTC time of each record's start in the replay (default 2026-01-01T00:00:00Z)\n";
 
 typedef struct task {
     const char *group;
@@ -149,9 +159,11 @@ static int write_json(const char *path, const results *r, const char *model, con
     return rc;
 }
 
+#define NSTDB_RECORDS "nstdb/118e24,nstdb/118e18,nstdb/118e12,nstdb/118e06,nstdb/118e00,nstdb/118e_6"
+
 typedef struct args {
     const char *data, *model, *folds, *probe_folds, *labels, *text_model, *json;
-    const char *stream_records, *exclude_records, *cinc_range;
+    const char *stream_records, *exclude_records, *cinc_range, *alarms, *nstdb, *record_t0;
     int limit, streams;
 } args;
 
@@ -164,9 +176,11 @@ static int parse_args(int argc, char **argv, args *a)
         {"text-model", required_argument, NULL, 'm'}, {"json", required_argument, NULL, 'J'},
         {"streams", no_argument, NULL, 'S'},      {"stream-records", required_argument, NULL, 'r'},
         {"exclude-records", required_argument, NULL, 'x'}, {"cinc-range", required_argument, NULL, 'G'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"alarms", required_argument, NULL, 'A'}, {"nstdb", required_argument, NULL, 'N'},
+        {"record-t0", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     *a = (args){.model = "models/mets-ecg.mets", .folds = "9", .probe_folds = "1-8", .labels = "conf/labels.yaml",
-                .stream_records = "all", .exclude_records = METS_STREAMS_TRAIN_RECORDS, .cinc_range = "701-"};
+                .stream_records = "all", .exclude_records = METS_STREAMS_TRAIN_RECORDS, .cinc_range = "1501-",
+                .nstdb = NSTDB_RECORDS, .record_t0 = "2026-01-01T00:00:00Z"};
     int c;
     while ((c = getopt_long(argc, argv, "d:M:m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -182,6 +196,9 @@ static int parse_args(int argc, char **argv, args *a)
         case 'r': a->stream_records = optarg; break;
         case 'x': a->exclude_records = optarg; break;
         case 'G': a->cinc_range = optarg; break;
+        case 'A': a->alarms = optarg; break;
+        case 'N': a->nstdb = optarg; break;
+        case 'T': a->record_t0 = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
         }
@@ -324,6 +341,116 @@ static int eval_streams(const args *a, const char *dir, const mets_ecgenc *enc, 
     return rc;
 }
 
+/* The record's length in seconds from its header; METS_ENOTFOUND when it is not in the data folder. */
+static int record_seconds(const char *dir, const char *name, double *seconds, double *fs, mets_err *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    mets_wfdb_record *rec = mets_wfdb_open(path, err);
+    if (!rec)
+        return err->code;
+    *fs = mets_wfdb_fs(rec), *seconds = (double)mets_wfdb_nsamp(rec) / *fs;
+    mets_wfdb_free(rec);
+    return 0;
+}
+
+static json_t *alarm_json(const mets_alarm_result *r, const mets_alarm_noise_row *rows, int nrows)
+{
+    json_t *alarms = json_object(), *noise = json_array();
+    for (int k = 0; k < METS_ALARM_KINDS; k++) {
+        const mets_alarm_stats *s = &r->kind[k];
+        double med, p90;
+        mets_alarm_delay_quantiles(s, &med, &p90);
+        json_t *o = episode_json(&s->ep);
+        json_object_set_new(o, "ref_10s", json_integer(s->ref_long[0]));
+        json_object_set_new(o, "hit_10s", json_integer(s->hit_long[0]));
+        json_object_set_new(o, "ref_30s", json_integer(s->ref_long[1]));
+        json_object_set_new(o, "hit_30s", json_integer(s->hit_long[1]));
+        json_object_set_new(o, "false_alarms", json_integer(s->false_alarms));
+        json_object_set_new(o, "false_per_hour", real_or_null(r->hours > 0 ? s->false_alarms / r->hours : NAN));
+        json_object_set_new(o, "delay_median_s", real_or_null(med));
+        json_object_set_new(o, "delay_p90_s", real_or_null(p90));
+        json_object_set_new(alarms, mets_alarm_labels[k], o);
+    }
+    for (int i = 0; i < nrows; i++) {
+        const mets_alarm_noise_row *w = &rows[i];
+        json_array_append_new(noise, json_pack("{s:s, s:i, s:f, s:f, s:i, s:i, s:f, s:f, s:i}", "record", w->name,
+                                               "snr_db", w->snr_db, "noisy_s", w->noisy_s, "clean_s", w->clean_s,
+                                               "clinical_noisy", w->clinical_noisy, "clinical_clean",
+                                               w->clinical_clean, "tech_noisy_s", w->tech_noisy_s, "tech_clean_s",
+                                               w->tech_clean_s, "tech_raised", w->tech_raised));
+    }
+    return json_pack("{s:i, s:f, s:o, s:o}", "records", r->records, "hours", r->hours, "alarms", alarms, "nstdb",
+                     noise);
+}
+
+/* mets eval --alarms: the alert events of FILE scored per record of the data folder. */
+static int eval_alarms(const args *a, mets_err *err)
+{
+    const char *dir = mets_cli_data_dir(a->data);
+    int64_t t0;
+    if (mets_iso_parse_us(a->record_t0, &t0))
+        return mets_err_set(err, METS_EINVAL, "--record-t0 %s: expected an ISO 8601 UTC time", a->record_t0);
+    FILE *f = strcmp(a->alarms, "-") ? fopen(a->alarms, "r") : stdin;
+    if (!f)
+        return mets_err_set(err, METS_ENOTFOUND, "%s: cannot open", a->alarms);
+    mets_alarm_events ev = {0};
+    mets_alarm_result r = {0};
+    mets_alarm_noise_row *rows = NULL;
+    char **names = NULL, **noise = NULL;
+    int n = 0, nn = 0, nrows = 0;
+    int rc = mets_alarm_events_read(f, a->alarms, &ev, err);
+    if (f != stdin)
+        fclose(f);
+    rc = rc ?: mets_streams_list(dir, a->stream_records, a->exclude_records, &names, &n, err);
+    for (int i = 0; i < n && !rc; i++) {
+        char path[4200];
+        double seconds, fs;
+        mets_annots an;
+        if ((rc = record_seconds(dir, names[i], &seconds, &fs, err)) == METS_ENOTFOUND) {
+            rc = 0; /* listed, but not in this data folder */
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s.atr", dir, names[i]);
+        rc = rc ?: mets_annot_read(path, &an, err);
+        rc = rc ?: mets_alarm_score_record(&ev, names[i], t0, seconds, &an, fs, &r, err);
+        if (!rc)
+            mets_annots_free(&an);
+    }
+    if (!rc && strcmp(a->nstdb, "none"))
+        rc = mets_streams_list(dir, a->nstdb, "none", &noise, &nn, err);
+    if (!rc && nn && !(rows = calloc((size_t)nn, sizeof *rows)))
+        rc = mets_err_set(err, METS_ENOMEM, "out of memory");
+    for (int i = 0; i < nn && !rc; i++) {
+        double seconds, fs;
+        int snr;
+        if ((rc = record_seconds(dir, noise[i], &seconds, &fs, err)) == METS_ENOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (!rc && mets_alarm_nstdb_snr(noise[i], &snr))
+            rc = mets_err_set(err, METS_EINVAL, "--nstdb: %s is not a noise stress test record (118eNN)", noise[i]);
+        if (!rc)
+            mets_alarm_noise_record(&ev, noise[i], noise[i], t0, seconds, &rows[nrows++]);
+    }
+    if (!rc) {
+        mets_alarm_print(stdout, &r);
+        if (nrows)
+            mets_alarm_noise_print(stdout, rows, nrows);
+    }
+    if (!rc && a->json) {
+        json_t *root = alarm_json(&r, rows, nrows);
+        json_object_set_new(root, "events", json_string(a->alarms));
+        if (json_dump_file(root, a->json, JSON_INDENT(2) | JSON_REAL_PRECISION(4)))
+            rc = mets_err_set(err, METS_EIO, "%s: cannot write", a->json);
+        json_decref(root);
+    }
+    mets_streams_list_free(names, n), mets_streams_list_free(noise, nn);
+    mets_alarm_events_free(&ev), mets_alarm_result_free(&r);
+    free(rows);
+    return rc;
+}
+
 int mets_cmd_eval(int argc, char **argv)
 {
     args a;
@@ -336,6 +463,11 @@ int mets_cmd_eval(int argc, char **argv)
         (strcmp(a.probe_folds, "none") && mets_ptbxl_parse_folds(a.probe_folds, &probe_folds))) {
         fprintf(stderr, "mets eval: folds: expected a list like 9 or 1-8\n");
         return 2;
+    }
+    if (a.alarms) {
+        if ((rc = eval_alarms(&a, &err)))
+            fprintf(stderr, "mets eval: %s\n", err.msg[0] ? err.msg : mets_err_name(rc));
+        return rc ? 1 : 0;
     }
     const char *dir = mets_cli_data_dir(a.data);
     mets_ecgenc *enc = mets_ecgenc_open(a.model, &err);

@@ -6,7 +6,6 @@
  * an existing topic, republished in frame-time order into another topic to be scored again.
  * Nothing is published silently half: every frame is delivered (idempotent producer, acks from all
  * replicas) or the exit status is non-zero with the count that was not. */
-#define _GNU_SOURCE /* strptime and timegm */
 #include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <math.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "isotime.h"
 #include "ecgenc.h"
 #include "recframes.h"
 
@@ -195,16 +195,8 @@ static int64_t parse_time(const char *s)
     long long us = strtoll(s, &end, 10);
     if (*s && !*end)
         return us;
-    struct tm tm = {0};
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest)
-        return INT64_MIN;
-    double frac = 0;
-    if (*rest == '.')
-        frac = strtod(rest, &end), rest = end;
-    if (*rest == 'Z')
-        rest++;
-    return *rest ? INT64_MIN : (int64_t)timegm(&tm) * 1000000 + llround(frac * 1e6);
+    int64_t t;
+    return mets_iso_parse_us(s, &t) ? INT64_MIN : t;
 }
 
 typedef struct args {

@@ -2,7 +2,6 @@
  * one readable line with --pretty. It only reads: partitions are assigned directly with their start
  * offsets and nothing is committed, so tailing never moves a consumer group. read_committed, so that it
  * shows what downstream consumers of metsd's transactions see. */
-#define _GNU_SOURCE /* strptime and timegm, which gnu11 alone does not declare */
 #include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "isotime.h"
 #include "mets.pb-c.h"
 #include "pbjson.h"
 
@@ -85,16 +85,8 @@ static int64_t parse_since(const char *s)
     long long ms = strtoll(s, &end, 10);
     if (*s && !*end)
         return ms >= 0 ? ms : -1;
-    struct tm tm = {0};
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest)
-        return -1;
-    double frac = 0;
-    if (*rest == '.')
-        frac = strtod(rest, &end), rest = end;
-    if (*rest == 'Z')
-        rest++;
-    return *rest ? -1 : (int64_t)timegm(&tm) * 1000 + (int64_t)(frac * 1000);
+    int64_t us;
+    return mets_iso_parse_us(s, &us) || us < 0 ? -1 : us / 1000;
 }
 
 static int parse_priority(const char *s)

@@ -37,7 +37,13 @@ static const char usage_text[] =
     "                        the training split of train/streams.h)\n"
     "      --exclude-records L records to leave out of them (default none)\n"
     "      --stream-hop S    seconds between stream windows (default 5)\n"
-    "      --cinc            add CinC 2017 records A00001-A00700 (--cinc-range LO-HI to choose others)\n"
+    "      --cinc            add CinC 2017 records A00001-A01500 (--cinc-range LO-HI to choose others)\n"
+    "      --noise L         noise records mixed into windows, e.g. nstdb/ma,nstdb/bw (default: those two\n"
+    "                        when in the data folder; none to leave it out)\n"
+    "      --noise-p P       share of windows given noise (default 0.25), at SNR -6..24 dB; below 9 dB a\n"
+    "                        window is paired with the noise report instead of its own\n"
+    "      --rare-repeat N   windows whose report names VT, VF, flutter or SVT drawn N times an epoch\n"
+    "                        (default 4)\n"
     "      --labels FILE     label prompts for validation (default conf/labels.yaml)\n"
     "  -m, --text-model FILE the converted language model\n";
 
@@ -53,9 +59,9 @@ typedef struct train_ctx {
 
 typedef struct args {
     const char *data, *out, *checkpoint, *labels, *text_model, *train_folds, *val_fold;
-    const char *stream_records, *exclude_records, *cinc_range;
-    double stream_hop;
-    int limit, resume, streams, cinc;
+    const char *stream_records, *exclude_records, *cinc_range, *noise;
+    double stream_hop, noise_p;
+    int limit, resume, streams, cinc, rare_repeat;
     mets_train_opts o;
 } args;
 
@@ -72,10 +78,12 @@ static int parse_args(int argc, char **argv, args *a)
         {"no-streams", no_argument, NULL, 'T'},       {"stream-records", required_argument, NULL, 'r'},
         {"exclude-records", required_argument, NULL, 'x'}, {"stream-hop", required_argument, NULL, 'H'},
         {"cinc", no_argument, NULL, 'C'},             {"cinc-range", required_argument, NULL, 'G'},
+        {"noise", required_argument, NULL, 'N'},      {"noise-p", required_argument, NULL, 'P'},
+        {"rare-repeat", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
     *a = (args){.out = "models/mets-ecg.mets", .labels = "conf/labels.yaml", .train_folds = "1-8", .val_fold = "9",
-                .stream_records = METS_STREAMS_TRAIN_RECORDS, .exclude_records = "none", .cinc_range = "1-700",
-                .stream_hop = 5, .streams = 1, .o = mets_train_default_opts()};
+                .stream_records = METS_STREAMS_TRAIN_RECORDS, .exclude_records = "none", .cinc_range = "1-1500",
+                .noise = "nstdb/ma,nstdb/bw", .noise_p = 0.25, .rare_repeat = 4, .stream_hop = 5, .streams = 1, .o = mets_train_default_opts()};
     int c;
     while ((c = getopt_long(argc, argv, "d:o:c:e:b:j:l:m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -99,6 +107,9 @@ static int parse_args(int argc, char **argv, args *a)
         case 'H': a->stream_hop = strtod(optarg, NULL); break;
         case 'C': a->cinc = 1; break;
         case 'G': a->cinc_range = optarg; break;
+        case 'N': a->noise = optarg; break;
+        case 'P': a->noise_p = strtod(optarg, NULL); break;
+        case 'W': a->rare_repeat = atoi(optarg); break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
         }
@@ -196,7 +207,85 @@ static int add_streams(const args *a, const char *dir, mets_ptbxl_set *train, me
     return rc;
 }
 
-static int load_sets(const args *a, const mets_textenc *te, mets_ptbxl_set *train, mets_ptbxl_set *val, mets_err *err)
+/* Reports that name a rare rhythm: an epoch draws their windows rare_repeat times. */
+static const char *const rare_rhythms[] = {"ventricular tachycardia", "ventricular fibrillation", "ventricular flutter",
+                                           "atrial flutter", "supraventricular tachycardia"};
+
+static int *rare_repeats(const mets_ptbxl_set *train, int times, int *nrare)
+{
+    const mets_train_data *d = &train->data;
+    int *rep = malloc((size_t)d->n * sizeof *rep);
+    *nrare = 0;
+    for (int i = 0; rep && i < d->n; i++) {
+        rep[i] = 1;
+        for (size_t k = 0; k < sizeof rare_rhythms / sizeof *rare_rhythms; k++)
+            if (strstr(train->texts[d->text[i]], rare_rhythms[k])) {
+                rep[i] = times, ++*nrare;
+                break;
+            }
+    }
+    return rep;
+}
+
+/* The noise records of --noise that are in the data folder, each channel one row of nz->sig, and the noise
+ * report interned as a training text. Records not in the folder are left out with a word. */
+static int load_noise(const args *a, const char *dir, mets_ptbxl_set *train, mets_train_noise *nz, float **owned,
+                      mets_err *err)
+{
+    *nz = (mets_train_noise){.p = a->noise_p, .snr_lo_db = -6, .snr_hi_db = 24, .drown_db = 9, .text = -1};
+    *owned = NULL;
+    if (!strcmp(a->noise, "none") || a->noise_p <= 0)
+        return 0;
+    char **names;
+    int n, rc = mets_streams_list(dir, a->noise, "none", &names, &n, err);
+    mets_ecgenc_arch arch = mets_ecgenc_default_arch();
+    for (int i = 0; i < n && !rc; i++) {
+        char path[4200];
+        float *sig;
+        int ns, len;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if ((rc = mets_dataset_read_noise(path, arch.rate_hz, &sig, &ns, &len, err)) == METS_ENOTFOUND) {
+            fprintf(stderr, "train: noise record %s not in %s: left out\n", names[i], dir);
+            rc = 0;
+            continue;
+        }
+        int keep = nz->n ? (len < nz->n ? len : nz->n) : len; /* every row as long as the shortest */
+        float *grown = rc ? NULL : malloc((size_t)(nz->nsig + ns) * keep * sizeof *grown);
+        if (!rc && !grown)
+            rc = mets_err_set(err, METS_ENOMEM, "out of memory for noise records");
+        for (int r = 0; grown && r < nz->nsig; r++)
+            memcpy(grown + (size_t)r * keep, *owned + (size_t)r * nz->n, (size_t)keep * sizeof *grown);
+        for (int r = 0; grown && r < ns; r++)
+            memcpy(grown + (size_t)(nz->nsig + r) * keep, sig + (size_t)r * len, (size_t)keep * sizeof *grown);
+        free(sig);
+        if (grown) {
+            free(*owned);
+            *owned = grown, nz->sig = grown, nz->nsig += ns, nz->n = keep;
+        }
+    }
+    mets_streams_list_free(names, n);
+    if (!rc && nz->nsig) {
+        mets_textset ts = {0};
+        for (int i = 0; i < train->data.ntexts; i++)
+            mets_textset_intern(&ts, train->texts[i]);
+        nz->text = mets_textset_intern(&ts, METS_STREAMS_NOISE_TEXT);
+        if (nz->text == train->data.ntexts) { /* a new text: one more to embed */
+            char **grown = realloc(train->texts, (size_t)(nz->text + 1) * sizeof *grown);
+            char *copy = strdup(METS_STREAMS_NOISE_TEXT);
+            if (!grown || !copy)
+                rc = mets_err_set(err, METS_ENOMEM, "out of memory");
+            else
+                train->texts = grown, train->texts[nz->text] = copy, train->data.ntexts++;
+        }
+        mets_textset_free(&ts);
+        fprintf(stderr, "train: noise of %d channels (%.0f s each) mixed into %.0f %% of windows\n", nz->nsig,
+                (double)nz->n / arch.rate_hz, 100 * nz->p);
+    }
+    return rc;
+}
+
+static int load_sets(const args *a, const mets_textenc *te, mets_ptbxl_set *train, mets_ptbxl_set *val,
+                     mets_train_noise *nz, float **noise_sig, mets_err *err)
 {
     unsigned tf, vf;
     if (mets_ptbxl_parse_folds(a->train_folds, &tf) || mets_ptbxl_parse_folds(a->val_fold, &vf))
@@ -212,7 +301,7 @@ static int load_sets(const args *a, const mets_textenc *te, mets_ptbxl_set *trai
         return rc;
     fprintf(stderr, "train: %d windows (folds %s, %d distinct reports, %d records not in %s), validation: %d windows\n",
             train->data.n, a->train_folds, train->data.ntexts, train->missing, dir, val->data.n);
-    if ((rc = add_streams(a, dir, train, err)))
+    if ((rc = add_streams(a, dir, train, err)) || (rc = load_noise(a, dir, train, nz, noise_sig, err)))
         return rc;
     train->data.text_dim = METS_TEXTENC_DIM;
     train->data.text_emb = malloc((size_t)train->data.ntexts * METS_TEXTENC_DIM * sizeof(float));
@@ -254,12 +343,20 @@ int mets_cmd_train(int argc, char **argv)
     snprintf(c.tmp, sizeof c.tmp, "%s.epoch", a.out);
     mets_ecgenc_arch arch = mets_ecgenc_default_arch();
     mets_ecgnet *net = NULL;
-    rc = (te && labels && c.command) ? load_sets(&a, te, &train, &val, &err) : METS_EINVAL;
+    mets_train_noise nz;
+    float *noise_sig = NULL;
+    int *repeat = NULL, nrare = 0;
+    rc = (te && labels && c.command) ? load_sets(&a, te, &train, &val, &nz, &noise_sig, &err) : METS_EINVAL;
+    if (!rc && a.rare_repeat > 1 && !(repeat = rare_repeats(&train, a.rare_repeat, &nrare)))
+        rc = mets_err_set(&err, METS_ENOMEM, "out of memory");
+    if (!rc && repeat)
+        fprintf(stderr, "train: %d windows of rare rhythms drawn %d times an epoch\n", nrare, a.rare_repeat);
+    a.o.repeat = repeat, a.o.noise = nz.nsig ? &nz : NULL;
     if (!rc && !(net = mets_ecgnet_new(&arch, a.o.seed, &err)))
         rc = err.code;
     if (!rc) {
         fprintf(stderr, "train: encoder of %zu parameters, %.1f MFLOP per window; %d epochs of %d batches of %d\n",
-                mets_ecgnet_scalars(net), mets_ecgenc_flops(&arch) * 1e-6, a.o.epochs, train.data.n / a.o.batch,
+                mets_ecgnet_scalars(net), mets_ecgenc_flops(&arch) * 1e-6, a.o.epochs, train.data.n / a.o.batch /* before repeats */,
                 a.o.batch);
         a.o.on_epoch = on_epoch, a.o.ctx = &c;
         rc = mets_train_run(net, &train.data, &a.o, NULL, &err);
@@ -270,6 +367,7 @@ int mets_cmd_train(int argc, char **argv)
         fprintf(stderr, "mets train: wrote %s (epoch %d, validation mean macro AUC %.3f) in %.0f s\n", a.out,
                 c.best_epoch, c.best, difftime(time(NULL), (time_t)c.start));
     mets_ecgnet_free(net);
+    free(repeat), free(noise_sig);
     mets_ptbxl_free(&train), mets_ptbxl_free(&val);
     mets_labels_free(labels);
     mets_textenc_free(te);

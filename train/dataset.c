@@ -189,6 +189,43 @@ int mets_dataset_read_leads(const char *path, int rate_hz, int unnamed_lead, int
     return rc;
 }
 
+int mets_dataset_read_noise(const char *path, int rate_hz, float **sig, int *nsig, int *n, mets_err *err)
+{
+    *sig = NULL, *nsig = *n = 0;
+    mets_wfdb_record *rec = mets_wfdb_open(path, err);
+    if (!rec)
+        return err->code;
+    int64_t frames = mets_wfdb_nsamp(rec);
+    int ns = mets_wfdb_nsig(rec);
+    double fs = mets_wfdb_fs(rec), n_out = floor((double)frames * rate_hz / fs + 0.5);
+    float *phys = NULL, *lead = NULL, *work = NULL, *out = NULL;
+    int rc = 0;
+    if (frames < 2 || n_out > INT32_MAX / 4 || ns < 1)
+        rc = mets_err_set(err, METS_EFORMAT, "%s: %lld frames of %d signals: empty or too long", path,
+                          (long long)frames, ns);
+    else if (!(phys = malloc((size_t)frames * ns * sizeof *phys)) || !(lead = malloc((size_t)frames * sizeof *lead)) ||
+             !(work = malloc(((size_t)n_out + 2 * (size_t)rate_hz + 2) * sizeof *work)) ||
+             !(out = malloc((size_t)ns * (size_t)n_out * sizeof *out)))
+        rc = mets_err_set(err, METS_ENOMEM, "%s: out of memory", path);
+    rc = rc ?: mets_wfdb_read_phys(rec, 0, frames, phys, err);
+    for (int s = 0; s < ns && !rc; s++) {
+        for (int64_t t = 0; t < frames; t++)
+            lead[t] = isnan(phys[t * ns + s]) ? 0.0f : phys[t * ns + s];
+        float *row = out + (size_t)s * (size_t)n_out;
+        if (mets_prep_resample(lead, (size_t)frames, fs, rate_hz, row, (size_t)n_out, err) < 0)
+            rc = err->code;
+        else
+            mets_prep_highpass(row, (int)n_out, rate_hz, work);
+    }
+    mets_wfdb_free(rec);
+    free(phys), free(lead), free(work);
+    if (rc)
+        free(out);
+    else
+        *sig = out, *nsig = ns, *n = (int)n_out;
+    return rc;
+}
+
 void mets_dataset_leads_free(mets_dataset_leads *l)
 {
     for (int i = 0; i < 12; i++)

@@ -36,6 +36,11 @@ int mets_dataset_read_leads(const char *path, int rate_hz, int unnamed_lead, int
                             mets_dataset_leads *out, mets_err *err);
 void mets_dataset_leads_free(mets_dataset_leads *l);
 
+/* Reads every signal of the WFDB record `path` (a noise record, whose channels name no lead; an
+ * uncalibrated signal, gain 0, gets WFDB's default gain of 200), resampled to rate_hz and through the
+ * windows' baseline filter (mets_prep_highpass): *sig becomes [*nsig, *n] mV, malloc'd. */
+int mets_dataset_read_noise(const char *path, int rate_hz, float **sig, int *nsig, int *n, mets_err *err);
+
 /* Distinct texts, in order of first appearance, with a hash index over them. */
 typedef struct mets_textset {
     char **texts;

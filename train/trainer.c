@@ -82,6 +82,30 @@ void mets_train_augment(const mets_train_data *d, int w, uint16_t keep, mets_rng
         distort(in, leads, S, rate, rng);
 }
 
+int mets_train_add_noise(const mets_train_noise *nz, int S, mets_rng *rng, float *in)
+{
+    if (!nz || nz->n < S || mets_rng_uniform(rng) >= nz->p)
+        return 0;
+    double snr_db = nz->snr_lo_db + (nz->snr_hi_db - nz->snr_lo_db) * mets_rng_uniform(rng);
+    int at = (int)mets_rng_below(rng, (uint64_t)(nz->n - S) + 1), k = 0;
+    for (int l = 0; l < 12; l++) {
+        float *row = in + (size_t)l * S;
+        if (in[(size_t)(12 + l) * S] == 0)
+            continue; /* lead not shown to the model in this step */
+        const float *noise = nz->sig + (size_t)(k++ % nz->nsig) * nz->n + at;
+        float lo = row[0], hi = row[0];
+        double ms = 0;
+        for (int t = 0; t < S; t++) {
+            lo = fminf(lo, row[t]), hi = fmaxf(hi, row[t]);
+            ms += (double)noise[t] * noise[t];
+        }
+        double signal = (double)(hi - lo) * (hi - lo) / 8, scale = ms > 0 ? sqrt(signal / (ms / S * pow(10, snr_db / 10))) : 0;
+        for (int t = 0; t < S; t++)
+            row[t] = (float)(row[t] + scale * noise[t]);
+    }
+    return snr_db < nz->drown_db;
+}
+
 /* Per-thread work: its share of the batch and the tape that holds its activations and gradients. */
 typedef struct worker {
     mets_ecgnet *net;
@@ -129,7 +153,7 @@ typedef struct run_state {
     int nthreads;
     worker w[MAX_THREADS];
     float *x, *emb, *d_emb, *text_in, *text_out, *text_norms, *d_text, *scratch, *nce_work;
-    int *batch_idx, *group, *perm;
+    int *batch_idx, *group, *perm, nperm; /* perm: one epoch's draws, each window `repeat` times */
     mets_rng rng;
     mets_adamw opt;
     long step, total_steps;
@@ -177,8 +201,11 @@ static double train_step(run_state *s, const int *idx, int B)
     int D = a->embed_dim, T = d->text_dim;
     for (int b = 0; b < B; b++) {
         mets_train_augment(d, idx[b], 0xFFF, &s->rng, s->o->augment, a->rate_hz, s->x + b * in_size);
-        memcpy(s->text_in + (size_t)b * T, d->text_emb + (size_t)d->text[idx[b]] * T, T * sizeof(float));
-        s->group[b] = d->text[idx[b]];
+        int text = d->text[idx[b]];
+        if (s->o->augment && mets_train_add_noise(s->o->noise, d->samples, &s->rng, s->x + b * in_size))
+            text = s->o->noise->text;
+        memcpy(s->text_in + (size_t)b * T, d->text_emb + (size_t)text * T, T * sizeof(float));
+        s->group[b] = text;
     }
     for (int t = 0, first = 0; t < s->nthreads; t++) {
         int share = B / s->nthreads + (t < B % s->nthreads);
@@ -210,7 +237,10 @@ static int alloc_state(run_state *s, mets_err *err)
     s->text_norms = malloc(B * sizeof(float)), s->d_text = malloc(B * D * sizeof(float));
     s->scratch = malloc(B * D * sizeof(float)), s->nce_work = malloc(2 * B * B * sizeof(float));
     s->batch_idx = malloc(B * sizeof(int)), s->group = malloc(B * sizeof(int));
-    s->perm = malloc((size_t)s->d->n * sizeof(int));
+    s->nperm = 0;
+    for (int i = 0; i < s->d->n; i++)
+        s->nperm += s->o->repeat ? s->o->repeat[i] : 1;
+    s->perm = malloc((size_t)s->nperm * sizeof(int));
     int ok = s->x && s->emb && s->d_emb && s->text_in && s->text_out && s->text_norms && s->d_text && s->scratch &&
              s->nce_work && s->batch_idx && s->group && s->perm;
     for (int t = 0; ok && t < s->nthreads; t++)
@@ -278,10 +308,12 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void shuffle(int *perm, int n, mets_rng *rng)
+/* One epoch's order: window i `repeat[i]` times (once each without repeat), shuffled. */
+static void shuffle(int *perm, int n, const int *repeat, int nwin, mets_rng *rng)
 {
-    for (int i = 0; i < n; i++)
-        perm[i] = i;
+    for (int i = 0, k = 0; i < nwin; i++)
+        for (int r = repeat ? repeat[i] : 1; r > 0; r--)
+            perm[k++] = i;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)mets_rng_below(rng, (uint64_t)i + 1), t = perm[i];
         perm[i] = perm[j], perm[j] = t;
@@ -306,14 +338,14 @@ int mets_train_run(mets_ecgnet *net, const mets_train_data *d, const mets_train_
     run_state s = {.net = net, .d = d, .o = o, .nthreads = o->threads};
     s.opt = (mets_adamw){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = o->weight_decay};
     mets_rng_seed(&s.rng, o->seed);
-    int batches = d->n / o->batch, rc = alloc_state(&s, err);
+    int rc = alloc_state(&s, err), batches = s.nperm / o->batch;
     s.total_steps = (long)batches * o->epochs;
     if (!rc && o->checkpoint && o->resume)
         rc = load_checkpoint(&s, err);
     double loss_sum = 0;
     long step0 = s.step;
     for (; !rc && s.epoch < o->epochs; s.epoch++) {
-        shuffle(s.perm, d->n, &s.rng);
+        shuffle(s.perm, s.nperm, o->repeat, d->n, &s.rng);
         loss_sum = 0;
         for (int b = 0; b < batches; b++) {
             double t0 = now();

@@ -27,11 +27,27 @@ typedef struct mets_train_data {
     float *text_emb;    /* [ntexts, text_dim]: the frozen language model's embeddings */
 } mets_train_data;
 
+/* Recorded noise (e.g. NSTDB's muscle artefact and baseline wander) mixed into training windows, as
+ * telemetry gets it: with probability `p` a window gets a random stretch of one noise record's channels
+ * (channel k on the k-th recorded lead, modulo nsig), at an SNR drawn uniformly in [snr_lo_db, snr_hi_db]
+ * measured as NSTDB does (signal: the lead's peak-to-peak amplitude squared over 8; noise: its mean
+ * square). Below `drown_db` the window is paired with text `text` (a report such as "noisy recording,
+ * lead artefact.") instead of its own, so that the model learns to say when it cannot read a rhythm. */
+typedef struct mets_train_noise {
+    const float *sig; /* [nsig, n] mV at the model rate, through the same baseline filter as windows */
+    int nsig, n;
+    double p, snr_lo_db, snr_hi_db, drown_db;
+    int text;
+} mets_train_noise;
+
 typedef struct mets_train_opts {
     int epochs, batch, threads;
     float lr, weight_decay, warmup_frac, min_lr_frac;
     uint64_t seed;
     int augment;            /* 0 turns augmentation and random lead subsets off (tests) */
+    const int *repeat;      /* per window: how many times an epoch draws it (NULL: once each), so that
+                               rare rhythms are not starved */
+    const mets_train_noise *noise; /* recorded noise mixed in with augmentation (NULL: none) */
     const char *checkpoint; /* written at the end of every epoch when set */
     int resume;             /* continue from `checkpoint` when it exists */
     int quiet;
@@ -47,6 +63,9 @@ mets_train_opts mets_train_default_opts(void);
  * and 3-lead telemetry work), amplitude scaling, noise, baseline wander, time shift. */
 void mets_train_augment(const mets_train_data *d, int w, uint16_t keep, mets_rng *rng, int augment, double rate,
                         float *in);
+/* Mixes recorded noise into in[24, samples] (built by mets_train_augment) as `nz` says; returns 1 when the
+ * window is drowned (its text becomes nz->text), else 0. */
+int mets_train_add_noise(const mets_train_noise *nz, int samples, mets_rng *rng, float *in);
 
 /* Trains `net` in place. Returns 0, or an error (bad options, out of memory, checkpoint I/O). The mean
  * loss of the last epoch goes to *final_loss when not NULL. */
