@@ -27,6 +27,21 @@ static int check_policy_labels(const mets_config *cfg, const mets_labels *l, met
     return 0;
 }
 
+int mets_config_artefact_label(const mets_config *cfg, const mets_labels *l, mets_err *err)
+{
+    const char *art = cfg->alerts.artefact_label, *slash = art ? strchr(art, '/') : NULL;
+    if (!art)
+        return -1;
+    for (int i = 0; slash && i < l->nlabels; i++) {
+        const char *g = l->groups[l->labels[i].group_index].name;
+        if (strlen(g) == (size_t)(slash - art) && !strncmp(g, art, (size_t)(slash - art)) &&
+            !strcmp(l->labels[i].name, slash + 1))
+            return i;
+    }
+    return mets_err_set(err, METS_ENOTFOUND, "%s: alerts.artefact_label: %s is not a group/label of %s", cfg->file, art,
+                        cfg->models.labels);
+}
+
 int mets_config_check_files(const mets_config *cfg, mets_err *err)
 {
     int rc = readable("models.ecg", cfg->models.ecg, err);
@@ -37,6 +52,8 @@ int mets_config_check_files(const mets_config *cfg, mets_err *err)
     if (!l)
         return mets_err_prefix(err, "models.labels: ");
     rc = check_policy_labels(cfg, l, err);
+    if (!rc && mets_config_artefact_label(cfg, l, err) < -1)
+        rc = err->code;
     mets_labels_free(l);
     return rc;
 }

@@ -103,6 +103,13 @@ static const key config_keys[] = {
      .doc = "the policy of every label without its own (keys: see alert policy keys)"},
     {"alerts.labels", T_POLICIES, .offset = CFG(alerts.labels),
      .doc = "per-label policies: group -> label -> policy; absent keys come from alerts.default"},
+    {"alerts.artefact_label", T_STRING, .offset = CFG(alerts.artefact_label),
+     .doc = "`group/label` whose probability says the signal cannot be read (e.g. `rhythm/NOISE`, prompted "
+            "\"noisy recording, lead artefact.\"): at or above alerts.artefact_probability a window raises the "
+            "technical alert noisy_signal, which holds the stream's clinical alerts as a monitor suspends "
+            "arrhythmia analysis during artefact; absent: none"},
+    {"alerts.artefact_probability", T_DOUBLE, .def = "0.5", .min = 0, .max = 1,
+     .offset = CFG(alerts.artefact_probability), .doc = "see alerts.artefact_label"},
     {"metrics.enabled", T_BOOL, .def = "true", .offset = CFG(metrics.enabled),
      .doc = "serve Prometheus /metrics and /healthz over HTTP"},
     {"metrics.listen", T_ADDRESS, .def = "127.0.0.1:9464", .offset = CFG(metrics.listen),

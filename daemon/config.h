@@ -95,6 +95,8 @@ typedef struct mets_config {
     struct {
         mets_alert_policy default_policy;
         mets_policy_list labels;
+        char *artefact_label; /* "group/label", or NULL for none */
+        double artefact_probability;
     } alerts;
     struct {
         bool enabled;
@@ -119,6 +121,11 @@ int mets_config_check_files(const mets_config *cfg, mets_err *err);
 
 /* The alert policy of group/label: its own, or alerts.default. */
 const mets_alert_policy *mets_config_policy(const mets_config *cfg, const char *group, const char *label);
+
+/* The index in l of alerts.artefact_label: -1 when it is absent, METS_ENOTFOUND (< -1) with a message when
+ * l has no such label. */
+struct mets_labels;
+int mets_config_artefact_label(const mets_config *cfg, const struct mets_labels *l, mets_err *err);
 
 /* Writes the reference of every key (Markdown; docs/config.md is this output). */
 void mets_config_reference(FILE *f);

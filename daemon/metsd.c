@@ -803,6 +803,11 @@ static mets_alerter *new_alerter(const mets_config *cfg, const mets_labels *labe
     /* Alert state outlives the window state of idle streams (pipeline/recovery.h): room for more streams. */
     ap.max_streams = 4 * cfg->streams.max_streams, ap.model_version = cfg->models.ecg;
     ap.prompt_set_version = cfg->models.labels;
+    ap.artefact_probability = cfg->alerts.artefact_probability;
+    if ((ap.artefact_label = mets_config_artefact_label(cfg, labels, err)) < -1) {
+        free(al);
+        return NULL;
+    }
     mets_alerter *a = mets_alerter_new(&ap, al, labels->nlabels, err);
     free(al);
     return a;

@@ -7,6 +7,8 @@
 
 #include "isotime.h"
 #include "streameval.h"
+#include "streams.h"
+#include "wfdb.h"
 
 const char *const mets_alarm_names[METS_ALARM_KINDS] = {"AF", "flutter", "VT", "VF/VFL"};
 const char *const mets_alarm_labels[METS_ALARM_KINDS] = {"AFIB", "AFLT", "VT", "VF"};
@@ -349,4 +351,89 @@ void mets_alarm_noise_print(FILE *f, const mets_alarm_noise_row *rows, int n)
                 r->clinical_clean, r->noisy_s > 0 ? 100 * r->tech_noisy_s / r->noisy_s : 0,
                 r->clean_s > 0 ? 100 * r->tech_clean_s / r->clean_s : 0, r->tech_raised);
     }
+}
+
+/* The record's length in seconds and its rate, from its header; METS_ENOTFOUND when it is not there. */
+static int record_length(const char *dir, const char *name, double *seconds, double *fs, mets_err *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    mets_wfdb_record *rec = mets_wfdb_open(path, err);
+    if (!rec)
+        return err->code;
+    *fs = mets_wfdb_fs(rec), *seconds = (double)mets_wfdb_nsamp(rec) / *fs;
+    mets_wfdb_free(rec);
+    return 0;
+}
+
+/* Keeps the names of list[n] whose records are in dir (their lengths in seconds[]), freeing the others. */
+static int keep_present(const char *dir, char **list, int n, double *seconds, double *fs, int *kept, mets_err *err)
+{
+    int k = 0, rc = 0;
+    for (int i = 0; i < n; i++) {
+        double fs_i = 0;
+        if (!rc && !(rc = record_length(dir, list[i], &seconds[k], &fs_i, err))) {
+            if (fs)
+                fs[k] = fs_i;
+            list[k++] = list[i];
+            continue;
+        }
+        rc = rc == METS_ENOTFOUND ? 0 : rc; /* listed, but not in this data folder */
+        free(list[i]);
+    }
+    *kept = k;
+    return rc;
+}
+
+int mets_alarm_refset_load(const char *dir, const char *records, const char *exclude, const char *nstdb, int64_t t0_us,
+                           mets_alarm_refset *rs, mets_err *err)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->t0_us = t0_us;
+    int n = 0, nn = 0, snr;
+    int rc = mets_streams_list(dir, records, exclude, &rs->names, &n, err);
+    if (!rc && strcmp(nstdb, "none"))
+        rc = mets_streams_list(dir, nstdb, "none", &rs->noise, &nn, err);
+    rs->seconds = calloc((size_t)n + 1, sizeof *rs->seconds), rs->fs = calloc((size_t)n + 1, sizeof *rs->fs);
+    rs->noise_seconds = calloc((size_t)nn + 1, sizeof *rs->noise_seconds);
+    rs->annots = calloc((size_t)n + 1, sizeof *rs->annots);
+    if (!rc && (!rs->seconds || !rs->fs || !rs->noise_seconds || !rs->annots))
+        rc = mets_err_set(err, METS_ENOMEM, "out of memory");
+    rs->n = n, rs->nnoise = nn; /* until keep_present, so that a failure frees every name */
+    if (!rc)
+        rc = keep_present(dir, rs->names, n, rs->seconds, rs->fs, &rs->n, err);
+    if (!rc)
+        rc = keep_present(dir, rs->noise, nn, rs->noise_seconds, NULL, &rs->nnoise, err);
+    for (int i = 0; i < rs->nnoise && !rc; i++)
+        if (mets_alarm_nstdb_snr(rs->noise[i], &snr))
+            rc = mets_err_set(err, METS_EINVAL, "%s is not a noise stress test record (118eNN)", rs->noise[i]);
+    for (int i = 0; i < rs->n && !rc; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s.atr", dir, rs->names[i]);
+        rc = mets_annot_read(path, &rs->annots[i], err);
+    }
+    if (rc)
+        mets_alarm_refset_free(rs);
+    return rc;
+}
+
+void mets_alarm_refset_free(mets_alarm_refset *rs)
+{
+    for (int i = 0; rs->annots && i < rs->n; i++)
+        mets_annots_free(&rs->annots[i]);
+    mets_streams_list_free(rs->names, rs->n), mets_streams_list_free(rs->noise, rs->nnoise);
+    free(rs->seconds), free(rs->fs), free(rs->noise_seconds), free(rs->annots);
+    memset(rs, 0, sizeof *rs);
+}
+
+int mets_alarm_refset_score(const mets_alarm_refset *rs, const mets_alarm_events *e, mets_alarm_result *r,
+                            mets_alarm_noise_row *rows, mets_err *err)
+{
+    memset(r, 0, sizeof *r);
+    int rc = 0;
+    for (int i = 0; i < rs->n && !rc; i++)
+        rc = mets_alarm_score_record(e, rs->names[i], rs->t0_us, rs->seconds[i], &rs->annots[i], rs->fs[i], r, err);
+    for (int i = 0; i < rs->nnoise && !rc; i++)
+        mets_alarm_noise_record(e, rs->noise[i], rs->noise[i], rs->t0_us, rs->noise_seconds[i], &rows[i]);
+    return rc;
 }

@@ -86,6 +86,22 @@ void mets_alarm_result_free(mets_alarm_result *r);
 void mets_alarm_delay_quantiles(const mets_alarm_stats *s, double *median, double *p90);
 void mets_alarm_print(FILE *f, const mets_alarm_result *r);
 
+/* The records one evaluation scores, loaded once (a sweep scores many event sets against them). */
+typedef struct mets_alarm_refset {
+    char **names, **noise; /* annotated records and NSTDB records, each the name of its stream */
+    int n, nnoise;
+    double *seconds, *noise_seconds;
+    double *fs;
+    mets_annots *annots;
+    int64_t t0_us; /* frame time 0 of every record in the replay */
+} mets_alarm_refset;
+
+/* The records of `records` less `exclude` (mets_streams_list syntax) and the NSTDB records of `nstdb`
+ * ("none" for none) that are in data folder `dir`. */
+int mets_alarm_refset_load(const char *dir, const char *records, const char *exclude, const char *nstdb, int64_t t0_us,
+                           mets_alarm_refset *rs, mets_err *err);
+void mets_alarm_refset_free(mets_alarm_refset *rs);
+
 /* The noise stress test of one NSTDB record. */
 typedef struct mets_alarm_noise_row {
     char name[64];
@@ -102,5 +118,9 @@ int mets_alarm_nstdb_snr(const char *name, int *snr_db);
 void mets_alarm_noise_record(const mets_alarm_events *e, const char *stream, const char *name, int64_t t0_us,
                              double seconds, mets_alarm_noise_row *row);
 void mets_alarm_noise_print(FILE *f, const mets_alarm_noise_row *rows, int n);
+
+/* Scores events against every record of rs: r (zeroed first) and rows[rs->nnoise]. */
+int mets_alarm_refset_score(const mets_alarm_refset *rs, const mets_alarm_events *e, mets_alarm_result *r,
+                            mets_alarm_noise_row *rows, mets_err *err);
 
 #endif

@@ -41,22 +41,13 @@ done
 source integration_tests/lib.sh
 
 # The records: the scorer's own list (so that both agree), those whose files are in the data folder.
-exclude=$(sed -nE 's/^#define METS_STREAMS_TRAIN_RECORDS[^"]*"(.*)"$/\1/p' train/streams.h | tr -d '" \\')
-[ "$records" = all ] || exclude=none
 if [ "$nstdb" = default ]; then
   nstdb=$(for r in 118e24 118e18 118e12 118e06 118e00 118e_6; do
     [ -f "$data/nstdb/$r.hea" ] && printf 'nstdb/%s,' "$r"; done | sed 's/,$//')
   nstdb=${nstdb:-none}
 fi
-list=()
 if [ "$records" = all ]; then
-  for db in mitdb vfdb; do
-    for h in "$data/$db"/*.hea; do
-      [ -f "$h" ] || continue
-      r=$db/$(basename "$h" .hea)
-      [[ ",$exclude," == *",$r,"* ]] || list+=("$r")
-    done
-  done
+  mapfile -t list < <("$METS" eval --list-records --data "$data")
 else
   IFS=, read -ra list <<<"$records"
 fi

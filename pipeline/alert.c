@@ -18,7 +18,8 @@
 #define STATE_LABEL (4 + 4 + 1 + 4 + 8 + 8 + 8)
 #define US_PER_S 1e6
 
-static const char *const tech_names[METS_ALERT_NTECH] = {"lead_off", "flat_signal", "saturation", "signal_gap"};
+static const char *const tech_names[METS_ALERT_NTECH] = {"lead_off", "flat_signal", "saturation", "signal_gap",
+                                                                 "noisy_signal"};
 
 /* A policy in the units the state machine compares in. */
 typedef struct rule {
@@ -71,6 +72,8 @@ mets_alert_params mets_alert_default_params(void)
                                .tech_realert_interval_s = 300,
                                .tech_priority = METS_PRIORITY_MEDIUM,
                                .max_streams = 1024,
+                               .artefact_label = -1,
+                               .artefact_probability = 0.5,
                                .model_version = "",
                                .prompt_set_version = ""};
 }
@@ -170,6 +173,9 @@ static int check_params(const mets_alert_params *p, mets_err *err)
                             METS_ALERT_MAX_N);
     if (!(p->tech_realert_interval_s >= 0 && p->tech_realert_interval_s < 1e9) || p->max_streams < 1)
         return mets_err_set(err, METS_EINVAL, "alerter: bad tech_realert_interval_s or max_streams");
+    if (!(p->artefact_probability >= 0 && p->artefact_probability <= 1))
+        return mets_err_set(err, METS_EINVAL, "alerter: artefact_probability %g is not within [0, 1]",
+                            p->artefact_probability);
     if (!p->model_version || !p->prompt_set_version)
         return mets_err_set(err, METS_EINVAL, "alerter: model_version and prompt_set_version must be set");
     return 0;
@@ -215,6 +221,11 @@ mets_alerter *mets_alerter_new(const mets_alert_params *p, const mets_alert_labe
     }
     if (check_params(p, err))
         return NULL;
+    if (p->artefact_label >= nlabels) {
+        mets_err_set(err, METS_EINVAL, "alerter: artefact_label %d is not one of the %d labels", p->artefact_label,
+                     nlabels);
+        return NULL;
+    }
     mets_alerter *a = calloc(1, sizeof *a);
     if (!a) {
         mets_err_set(err, METS_ENOMEM, "alerter: out of memory");
@@ -491,11 +502,14 @@ int mets_alerter_push(mets_alerter *a, const mets_scored_window *w, mets_alert_e
     }
     s->last_start_us = w->start_us;
     s->starts[s->nwin++ % METS_ALERT_MAX_N] = w->start_us;
-    int n = 0;
-    bool suppressed = w->tech != 0;
+    int n = 0, art = a->p.artefact_label;
+    unsigned tech = w->tech;
+    if (art >= 0 && w->prob && w->prob[art] >= a->p.artefact_probability)
+        tech |= METS_ALERT_TECH_BIT(METS_ALERT_TECH_NOISE);
+    bool suppressed = tech != 0;
     for (int t = 0; t < METS_ALERT_NTECH; t++) {
         int i = a->nclinical + t;
-        n += step(a, s, i, w, (w->tech >> t) & 1, 0, &out[n]);
+        n += step(a, s, i, w, (tech >> t) & 1, 0, &out[n]);
         suppressed |= s->st[i].raised;
     }
     for (int i = 0; i < a->nclinical; i++) {

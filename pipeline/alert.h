@@ -31,7 +31,8 @@
  * - Raised -> UPDATED when a window that is not below moves p by more than update_step from the last sent
  *   event, or when realert_interval_s has passed since the last sent event (a re-alert). Below windows
  *   send no UPDATED for the probability: they only count towards the clear.
- * - Technical conditions (the window's `tech` bits) are labels of group "technical" with probability 1
+ * - Technical conditions (the window's `tech` bits, and NOISE when the artefact label scores at least
+ *   artefact_probability) are labels of group "technical" with probability 1
  *   when present and 0 when absent, raised after tech_raise_windows consecutive windows with the
  *   condition and cleared after tech_clear_windows consecutive windows without it (defaults 1 and 2),
  *   no min duration, re-alerted every tech_realert_interval_s. They carry no competing labels.
@@ -73,6 +74,7 @@ typedef enum mets_alert_tech {
     METS_ALERT_TECH_FLAT,      /* label "flat_signal" */
     METS_ALERT_TECH_SATURATED, /* label "saturation" */
     METS_ALERT_TECH_GAP,       /* label "signal_gap" */
+    METS_ALERT_TECH_NOISE,     /* label "noisy_signal": from the scores, see mets_alert_params.artefact_label */
     METS_ALERT_NTECH
 } mets_alert_tech;
 #define METS_ALERT_TECH_BIT(t) (1u << (t))
@@ -91,6 +93,12 @@ typedef struct mets_alert_params {
     double tech_realert_interval_s;  /* default 300; 0 never */
     int tech_priority;               /* METS_PRIORITY_*; default METS_PRIORITY_MEDIUM */
     int max_streams;                 /* a new stream beyond this is refused; default 1024 */
+    /* Signal quality from the model: a clinical label (index in the labels given, e.g. rhythm/NOISE with a
+     * prompt "noisy recording, lead artefact.") whose probability at or above artefact_probability gives
+     * the window the technical condition NOISE, as a monitor suspends arrhythmia analysis during artefact.
+     * -1 (the default): none. */
+    int artefact_label;
+    double artefact_probability;     /* default 0.5 */
     const char *model_version, *prompt_set_version; /* copied; default "" */
 } mets_alert_params;
 

@@ -14,7 +14,9 @@
 #include "alarmeval.h"
 #include "cli.h"
 #include "isotime.h"
+#include "config.h"
 #include "metrics.h"
+#include "oppoint.h"
 #include "probe.h"
 #include "ptbxl.h"
 #include "streameval.h"
@@ -39,7 +41,14 @@ static const char usage_text[] =
     "                        - for stdin; eval/alarms.sh replays the records through metsd and calls this):\n"
     "                        each stream is a record of the data folder named as the stream (mitdb/201),\n"
     "                        the records of --stream-records / --exclude-records and --nstdb\n"
+    "      --list-records    print the records of --stream-records / --exclude-records in the data folder\n"
     "      --nstdb L         noise stress test records (default nstdb/118e24,...,nstdb/118e_6; none)\n"
+    "      --operating-points FILE  choose each alarm's policy from the windows metsd scored on held-aside\n"
+    "                        records (FILE: `mets tail --embeddings --vectors`, as eval/alarms.sh --out keeps):\n"
+    "                        the daemon's alert stage under every candidate, scored as --alarms scores\n"
+    "                        (eval/oppoint.h); prints the chosen points and the alerts section for metsd.yaml\n"
+    "      --config FILE     base policies for --operating-points (default conf/metsd.yaml)\n"
+    "      --curves FILE     every candidate's numbers as CSV (default /dev/null)\n"
     "      --record-t0 TIME  UTC time of each record's start in the replay (default 2026-01-01T00:00:00Z)\n";
 
 typedef struct task {
@@ -163,8 +172,9 @@ static int write_json(const char *path, const results *r, const char *model, con
 
 typedef struct args {
     const char *data, *model, *folds, *probe_folds, *labels, *text_model, *json;
-    const char *stream_records, *exclude_records, *cinc_range, *alarms, *nstdb, *record_t0;
-    int limit, streams;
+    const char *stream_records, *exclude_records, *cinc_range, *alarms, *nstdb, *record_t0, *op_points, *config,
+        *curves;
+    int limit, streams, list_records;
 } args;
 
 static int parse_args(int argc, char **argv, args *a)
@@ -177,10 +187,13 @@ static int parse_args(int argc, char **argv, args *a)
         {"streams", no_argument, NULL, 'S'},      {"stream-records", required_argument, NULL, 'r'},
         {"exclude-records", required_argument, NULL, 'x'}, {"cinc-range", required_argument, NULL, 'G'},
         {"alarms", required_argument, NULL, 'A'}, {"nstdb", required_argument, NULL, 'N'},
-        {"record-t0", required_argument, NULL, 'T'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"record-t0", required_argument, NULL, 'T'}, {"list-records", no_argument, NULL, 'L'},
+        {"operating-points", required_argument, NULL, 'O'}, {"config", required_argument, NULL, 'C'},
+        {"curves", required_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     *a = (args){.model = "models/mets-ecg.mets", .folds = "9", .probe_folds = "1-8", .labels = "conf/labels.yaml",
                 .stream_records = "all", .exclude_records = METS_STREAMS_TRAIN_RECORDS, .cinc_range = "1501-",
-                .nstdb = NSTDB_RECORDS, .record_t0 = "2026-01-01T00:00:00Z"};
+                .nstdb = NSTDB_RECORDS, .record_t0 = "2026-01-01T00:00:00Z", .config = "conf/metsd.yaml",
+                .curves = "/dev/null"};
     int c;
     while ((c = getopt_long(argc, argv, "d:M:m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -199,6 +212,10 @@ static int parse_args(int argc, char **argv, args *a)
         case 'A': a->alarms = optarg; break;
         case 'N': a->nstdb = optarg; break;
         case 'T': a->record_t0 = optarg; break;
+        case 'L': a->list_records = 1; break;
+        case 'O': a->op_points = optarg; break;
+        case 'C': a->config = optarg; break;
+        case 'V': a->curves = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
         }
@@ -341,19 +358,6 @@ static int eval_streams(const args *a, const char *dir, const mets_ecgenc *enc, 
     return rc;
 }
 
-/* The record's length in seconds from its header; METS_ENOTFOUND when it is not in the data folder. */
-static int record_seconds(const char *dir, const char *name, double *seconds, double *fs, mets_err *err)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    mets_wfdb_record *rec = mets_wfdb_open(path, err);
-    if (!rec)
-        return err->code;
-    *fs = mets_wfdb_fs(rec), *seconds = (double)mets_wfdb_nsamp(rec) / *fs;
-    mets_wfdb_free(rec);
-    return 0;
-}
-
 static json_t *alarm_json(const mets_alarm_result *r, const mets_alarm_noise_row *rows, int nrows)
 {
     json_t *alarms = json_object(), *noise = json_array();
@@ -387,7 +391,6 @@ static json_t *alarm_json(const mets_alarm_result *r, const mets_alarm_noise_row
 /* mets eval --alarms: the alert events of FILE scored per record of the data folder. */
 static int eval_alarms(const args *a, mets_err *err)
 {
-    const char *dir = mets_cli_data_dir(a->data);
     int64_t t0;
     if (mets_iso_parse_us(a->record_t0, &t0))
         return mets_err_set(err, METS_EINVAL, "--record-t0 %s: expected an ISO 8601 UTC time", a->record_t0);
@@ -396,58 +399,75 @@ static int eval_alarms(const args *a, mets_err *err)
         return mets_err_set(err, METS_ENOTFOUND, "%s: cannot open", a->alarms);
     mets_alarm_events ev = {0};
     mets_alarm_result r = {0};
+    mets_alarm_refset rs = {0};
     mets_alarm_noise_row *rows = NULL;
-    char **names = NULL, **noise = NULL;
-    int n = 0, nn = 0, nrows = 0;
     int rc = mets_alarm_events_read(f, a->alarms, &ev, err);
     if (f != stdin)
         fclose(f);
-    rc = rc ?: mets_streams_list(dir, a->stream_records, a->exclude_records, &names, &n, err);
-    for (int i = 0; i < n && !rc; i++) {
-        char path[4200];
-        double seconds, fs;
-        mets_annots an;
-        if ((rc = record_seconds(dir, names[i], &seconds, &fs, err)) == METS_ENOTFOUND) {
-            rc = 0; /* listed, but not in this data folder */
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/%s.atr", dir, names[i]);
-        rc = rc ?: mets_annot_read(path, &an, err);
-        rc = rc ?: mets_alarm_score_record(&ev, names[i], t0, seconds, &an, fs, &r, err);
-        if (!rc)
-            mets_annots_free(&an);
-    }
-    if (!rc && strcmp(a->nstdb, "none"))
-        rc = mets_streams_list(dir, a->nstdb, "none", &noise, &nn, err);
-    if (!rc && nn && !(rows = calloc((size_t)nn, sizeof *rows)))
+    rc = rc ?: mets_alarm_refset_load(mets_cli_data_dir(a->data), a->stream_records, a->exclude_records, a->nstdb, t0,
+                                      &rs, err);
+    if (!rc && !(rows = calloc((size_t)rs.nnoise + 1, sizeof *rows)))
         rc = mets_err_set(err, METS_ENOMEM, "out of memory");
-    for (int i = 0; i < nn && !rc; i++) {
-        double seconds, fs;
-        int snr;
-        if ((rc = record_seconds(dir, noise[i], &seconds, &fs, err)) == METS_ENOTFOUND) {
-            rc = 0;
-            continue;
-        }
-        if (!rc && mets_alarm_nstdb_snr(noise[i], &snr))
-            rc = mets_err_set(err, METS_EINVAL, "--nstdb: %s is not a noise stress test record (118eNN)", noise[i]);
-        if (!rc)
-            mets_alarm_noise_record(&ev, noise[i], noise[i], t0, seconds, &rows[nrows++]);
-    }
+    rc = rc ?: mets_alarm_refset_score(&rs, &ev, &r, rows, err);
     if (!rc) {
         mets_alarm_print(stdout, &r);
-        if (nrows)
-            mets_alarm_noise_print(stdout, rows, nrows);
+        if (rs.nnoise)
+            mets_alarm_noise_print(stdout, rows, rs.nnoise);
     }
     if (!rc && a->json) {
-        json_t *root = alarm_json(&r, rows, nrows);
+        json_t *root = alarm_json(&r, rows, rs.nnoise);
         json_object_set_new(root, "events", json_string(a->alarms));
         if (json_dump_file(root, a->json, JSON_INDENT(2) | JSON_REAL_PRECISION(4)))
             rc = mets_err_set(err, METS_EIO, "%s: cannot write", a->json);
         json_decref(root);
     }
-    mets_streams_list_free(names, n), mets_streams_list_free(noise, nn);
+    mets_alarm_refset_free(&rs);
     mets_alarm_events_free(&ev), mets_alarm_result_free(&r);
     free(rows);
+    return rc;
+}
+
+/* The alarms the shipped configuration enables, and the false alarms per bed-hour each may raise. */
+static const mets_op_target op_targets[] = {
+    {METS_ALARM_AF, 0.1}, {METS_ALARM_AFL, 0.1}, {METS_ALARM_VT, 0.5}, {METS_ALARM_VF, 0.2}};
+
+/* mets eval --operating-points: the sweep of eval/oppoint.h over the embeddings of FILE. */
+static int eval_op_points(const args *a, const mets_ecgenc *enc, const mets_promptbank *pb, const mets_labels *l,
+                          mets_err *err)
+{
+    int64_t t0;
+    if (mets_iso_parse_us(a->record_t0, &t0))
+        return mets_err_set(err, METS_EINVAL, "--record-t0 %s: expected an ISO 8601 UTC time", a->record_t0);
+    mets_config cfg;
+    int rc = mets_config_load(a->config, &cfg, err);
+    if (rc)
+        return rc;
+    const mets_alert_policy **base = calloc((size_t)l->nlabels, sizeof *base);
+    FILE *f = fopen(a->op_points, "r"), *curves = fopen(a->curves, "w");
+    mets_op_windows w = {0};
+    mets_alarm_refset rs = {0};
+    if (!base || !f || !curves)
+        rc = mets_err_set(err, METS_EIO, "out of memory, or cannot open %s or %s", a->op_points, a->curves);
+    for (int i = 0; !rc && i < l->nlabels; i++)
+        base[i] = mets_config_policy(&cfg, l->groups[l->labels[i].group_index].name, l->labels[i].name);
+    rc = rc ?: mets_op_windows_read(f, a->op_points, pb, mets_ecgenc_logit_scale(enc), mets_ecgenc_dim(enc), &w, err);
+    rc = rc ?: mets_alarm_refset_load(mets_cli_data_dir(a->data), a->stream_records, a->exclude_records, a->nstdb, t0,
+                                      &rs, err);
+    int art = rc ? -1 : mets_config_artefact_label(&cfg, l, err);
+    rc = rc ?: art < -1 ? art : 0;
+    if (!rc)
+        fprintf(stderr, "operating points: %d windows of %d streams, %d annotated and %d NSTDB records\n", w.n,
+                w.nstreams, rs.n, rs.nnoise);
+    rc = rc ?: mets_op_sweep(&w, l, base, &rs, op_targets, (int)(sizeof op_targets / sizeof *op_targets), art, curves,
+                             stdout, err);
+    if (f)
+        fclose(f);
+    if (curves)
+        fclose(curves);
+    mets_op_windows_free(&w);
+    mets_alarm_refset_free(&rs);
+    free(base);
+    mets_config_free(&cfg);
     return rc;
 }
 
@@ -464,6 +484,17 @@ int mets_cmd_eval(int argc, char **argv)
         fprintf(stderr, "mets eval: folds: expected a list like 9 or 1-8\n");
         return 2;
     }
+    if (a.list_records) {
+        const char *dir = mets_cli_data_dir(a.data);
+        mets_alarm_refset rs;
+        if (!(rc = mets_alarm_refset_load(dir, a.stream_records, a.exclude_records, "none", 0, &rs, &err)))
+            for (int i = 0; i < rs.n; i++)
+                printf("%s\n", rs.names[i]);
+        else
+            fprintf(stderr, "mets eval: %s\n", err.msg);
+        mets_alarm_refset_free(&rs);
+        return rc ? 1 : 0;
+    }
     if (a.alarms) {
         if ((rc = eval_alarms(&a, &err)))
             fprintf(stderr, "mets eval: %s\n", err.msg[0] ? err.msg : mets_err_name(rc));
@@ -476,7 +507,8 @@ int mets_cmd_eval(int argc, char **argv)
     mets_promptbank *pb = l ? mets_promptbank_new(l, te, enc, &err) : NULL;
     mets_report_translator *tr = pb ? mets_report_translator_new(NULL, &err) : NULL;
     rc = tr ? 0 : METS_EINVAL;
-    rc = rc ?: a.streams ? eval_streams(&a, dir, enc, pb, l, &err)
+    rc = rc ?: a.op_points ? eval_op_points(&a, enc, pb, l, &err)
+         : a.streams ? eval_streams(&a, dir, enc, pb, l, &err)
                          : eval_ptbxl(&a, dir, folds, probe_folds, enc, pb, l, tr, &err);
     if (rc)
         fprintf(stderr, "mets eval: %s\n", err.msg[0] ? err.msg : mets_err_name(rc));
