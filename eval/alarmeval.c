@@ -29,7 +29,7 @@ static const double long_s[2] = {10, 30};
 #define NSTDB_CLEAN_S 300.0 /* noise from minute 5 on ... */
 #define NSTDB_PERIOD_S 240.0 /* ... 2 minutes on, 2 minutes off */
 
-static int push_event(mets_alarm_events *out, const mets_alarm_event *ev)
+int mets_alarm_events_push(mets_alarm_events *out, const mets_alarm_event *ev)
 {
     if (out->n == out->cap) {
         int cap = out->cap ? 2 * out->cap : 1024;
@@ -73,7 +73,7 @@ int mets_alarm_events_read(FILE *f, const char *name, mets_alarm_events *out, me
                               "state, onset, window_end)", name, no);
         else {
             strcpy(ev.stream, stream), strcpy(ev.label, label);
-            if (push_event(out, &ev))
+            if (mets_alarm_events_push(out, &ev))
                 rc = mets_err_set(err, METS_ENOMEM, "out of memory");
         }
         json_decref(o);

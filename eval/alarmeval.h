@@ -50,6 +50,8 @@ typedef struct mets_alarm_events {
 /* Reads JSON lines of alert events (mets tail --alerts) from f, appending to *out; lines that are not alert
  * objects are refused with their line number (METS_EFORMAT). */
 int mets_alarm_events_read(FILE *f, const char *name, mets_alarm_events *out, mets_err *err);
+/* Appends one event; METS_ENOMEM when out of memory. */
+int mets_alarm_events_push(mets_alarm_events *out, const mets_alarm_event *ev);
 void mets_alarm_events_free(mets_alarm_events *e);
 
 /* An alarm episode in seconds from the record's start. */

@@ -150,16 +150,8 @@ int mets_op_simulate(const mets_op_windows *w, const mets_labels *l, const mets_
                                   .onset_us = ev[j].onset_us, .window_end_us = ev[j].window_end_us};
             snprintf(e.stream, sizeof e.stream, "%s", ev[j].stream_id);
             snprintf(e.label, sizeof e.label, "%s", ev[j].label);
-            if (out->n == out->cap) {
-                int c = out->cap ? 2 * out->cap : 1024;
-                mets_alarm_event *g = realloc(out->ev, (size_t)c * sizeof *g);
-                if (!g) {
-                    rc = mets_err_set(err, METS_ENOMEM, "out of memory");
-                    break;
-                }
-                out->ev = g, out->cap = c;
-            }
-            out->ev[out->n++] = e;
+            if (mets_alarm_events_push(out, &e))
+                rc = mets_err_set(err, METS_ENOMEM, "out of memory");
         }
     }
     free(ev);

@@ -247,6 +247,14 @@ static void referenced_files_are_checked_separately(void)
              "alerts:\n  labels:\n    rhythm:\n      AFBI: {}\n", labels);
     CHECK(check_in(dir, yaml, &err) == METS_ENOTFOUND);
     CHECK(strstr(err.msg, "/metsd.yaml:6:13: alerts.labels.rhythm.AFBI: no label AFBI in group rhythm"), "%s", err.msg);
+    /* The artefact label must be a group/label of the labels file too. */
+    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: e.mets, labels: %s}\n"
+             "alerts: {artefact_label: rhythm/NOISE}\n", labels);
+    CHECK(check_in(dir, yaml, &err) == 0, "%s", err.msg);
+    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: e.mets, labels: %s}\n"
+             "alerts: {artefact_label: NOISE}\n", labels);
+    CHECK(check_in(dir, yaml, &err) == METS_ENOTFOUND);
+    CHECK(strstr(err.msg, "alerts.artefact_label: NOISE is not a group/label of"), "%s", err.msg);
     CHECK(check_in(dir, REQUIRED, &err) == METS_ENOTFOUND);
     CHECK(strstr(err.msg, "models.text: ") && strstr(err.msg, "/t.mets") && strstr(err.msg, dir), "%s", err.msg);
     unlink(path);

@@ -140,6 +140,42 @@ out:
     mets_streams_free(&s);
 }
 
+/* Recorded noise is added at the SNR drawn, measured as NSTDB does (peak-to-peak squared over 8 against the
+ * noise's mean square), only on the leads shown, and a window below drown_db takes the noise text. */
+static void noise_is_mixed_at_the_drawn_snr(void)
+{
+    enum { S = 1000, LEN = 5000 };
+    float *noise = malloc(2 * LEN * sizeof *noise), *in = calloc(24 * S, sizeof *in);
+    for (int i = 0; i < 2 * LEN; i++)
+        noise[i] = mets_test_uniform(-1, 1);
+    for (int t = 0; t < S; t++) /* lead II shown, a 2 mV peak-to-peak sine; lead I hidden */
+        in[1 * S + t] = (float)sin(2 * M_PI * t / 100.0), in[(12 + 1) * S + t] = 1;
+    float *clean = malloc(24 * S * sizeof *clean);
+    memcpy(clean, in, 24 * S * sizeof *in);
+    for (double snr = -6; snr <= 24; snr += 6) {
+        mets_train_noise nz = {.sig = noise, .nsig = 2, .n = LEN, .p = 1, .snr_lo_db = snr, .snr_hi_db = snr,
+                               .drown_db = 9, .text = 7};
+        mets_rng rng;
+        mets_rng_seed(&rng, 3);
+        memcpy(in, clean, 24 * S * sizeof *in);
+        int drowned = mets_train_add_noise(&nz, S, &rng, in);
+        double ms = 0, hidden = 0;
+        for (int t = 0; t < S; t++) {
+            double d = in[S + t] - clean[S + t];
+            ms += d * d / S, hidden += fabs(in[t]);
+        }
+        CHECK_NEAR(10 * log10((2.0 * 2 / 8) / ms), snr, 1e-3);
+        CHECK(drowned == (snr < 9), "SNR %g: drowned %d", snr, drowned);
+        CHECK(hidden == 0, "noise reached a hidden lead");
+    }
+    mets_train_noise never = {.sig = noise, .nsig = 2, .n = LEN, .p = 0};
+    mets_rng rng;
+    mets_rng_seed(&rng, 3);
+    memcpy(in, clean, 24 * S * sizeof *in);
+    CHECK(mets_train_add_noise(&never, S, &rng, in) == 0 && !memcmp(in, clean, 24 * S * sizeof *in), "p = 0");
+    free(noise), free(in), free(clean);
+}
+
 int main(int argc, char **argv)
 {
     minilm_path = mets_test_model_arg(argc, argv);
@@ -147,5 +183,6 @@ int main(int argc, char **argv)
     RUN(training_reduces_the_contrastive_loss);
     RUN(resume_continues_exactly_where_training_stopped);
     RUN(training_on_fixture_records_reduces_the_loss);
+    RUN(noise_is_mixed_at_the_drawn_snr);
     return mets_test_summary();
 }
