@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dataset.h"
@@ -40,10 +41,12 @@ static const char usage_text[] =
     "      --cinc            add CinC 2017 records A00001-A01500 (--cinc-range LO-HI to choose others)\n"
     "      --noise L         noise records mixed into windows, e.g. nstdb/ma,nstdb/bw (default: those two\n"
     "                        when in the data folder; none to leave it out)\n"
-    "      --noise-p P       share of windows given noise (default 0.25), at SNR -6..24 dB; below 9 dB a\n"
-    "                        window is paired with the noise report instead of its own\n"
+    "      --noise-p P       share of windows given noise (default 0.25), at SNR -6..24 dB\n"
+    "      --noise-drown DB  below this SNR a noisy window is paired with the noise report instead of its\n"
+    "                        own (default 9)\n"
     "      --rare-repeat N   windows whose report names VT, VF, flutter or SVT drawn N times an epoch\n"
     "                        (default 4)\n"
+    "      --keep-epochs     also keep every epoch's model as OUT.eN (to choose one by the alarms)\n"
     "      --labels FILE     label prompts for validation (default conf/labels.yaml)\n"
     "  -m, --text-model FILE the converted language model\n";
 
@@ -54,14 +57,14 @@ typedef struct train_ctx {
     const mets_labels *labels;
     const mets_textenc *te;
     double best, start;
-    int best_epoch;
+    int best_epoch, keep_epochs;
 } train_ctx;
 
 typedef struct args {
     const char *data, *out, *checkpoint, *labels, *text_model, *train_folds, *val_fold;
     const char *stream_records, *exclude_records, *cinc_range, *noise;
-    double stream_hop, noise_p;
-    int limit, resume, streams, cinc, rare_repeat;
+    double stream_hop, noise_p, noise_drown;
+    int limit, resume, streams, cinc, rare_repeat, keep_epochs;
     mets_train_opts o;
 } args;
 
@@ -79,11 +82,12 @@ static int parse_args(int argc, char **argv, args *a)
         {"exclude-records", required_argument, NULL, 'x'}, {"stream-hop", required_argument, NULL, 'H'},
         {"cinc", no_argument, NULL, 'C'},             {"cinc-range", required_argument, NULL, 'G'},
         {"noise", required_argument, NULL, 'N'},      {"noise-p", required_argument, NULL, 'P'},
-        {"rare-repeat", required_argument, NULL, 'W'},
+        {"noise-drown", required_argument, NULL, 'D'},
+        {"rare-repeat", required_argument, NULL, 'W'}, {"keep-epochs", no_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
     *a = (args){.out = "models/mets-ecg.mets", .labels = "conf/labels.yaml", .train_folds = "1-8", .val_fold = "9",
                 .stream_records = METS_STREAMS_TRAIN_RECORDS, .exclude_records = "none", .cinc_range = "1-1500",
-                .noise = "nstdb/ma,nstdb/bw", .noise_p = 0.25, .rare_repeat = 4, .stream_hop = 5, .streams = 1, .o = mets_train_default_opts()};
+                .noise = "nstdb/ma,nstdb/bw", .noise_p = 0.25, .noise_drown = 9, .rare_repeat = 4, .stream_hop = 5, .streams = 1, .o = mets_train_default_opts()};
     int c;
     while ((c = getopt_long(argc, argv, "d:o:c:e:b:j:l:m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -109,7 +113,9 @@ static int parse_args(int argc, char **argv, args *a)
         case 'G': a->cinc_range = optarg; break;
         case 'N': a->noise = optarg; break;
         case 'P': a->noise_p = strtod(optarg, NULL); break;
+        case 'D': a->noise_drown = strtod(optarg, NULL); break;
         case 'W': a->rare_repeat = atoi(optarg); break;
+        case 'K': a->keep_epochs = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
         }
@@ -162,6 +168,14 @@ static int on_epoch(void *p, int epoch, double loss, mets_ecgnet *net)
     int best = score > c->best;
     fprintf(stderr, "epoch %d: loss %.4f, validation zero-shot macro AUC superclass %.3f rhythm %.3f%s (%.0f s)\n",
             epoch + 1, loss, super, rhythm, best ? "  best so far" : "", difftime(time(NULL), (time_t)c->start));
+    if (c->keep_epochs) { /* every epoch's model, for a selection by the alarms (docs/alarms.md) */
+        char path[4300];
+        snprintf(path, sizeof path, "%s.e%d", c->out, epoch + 1);
+        if (link(c->tmp, path) != 0 && (unlink(path), link(c->tmp, path) != 0)) {
+            perror(path);
+            return 1;
+        }
+    }
     if (best) {
         c->best = score, c->best_epoch = epoch + 1;
         if (rename(c->tmp, c->out) != 0) {
@@ -232,7 +246,8 @@ static int *rare_repeats(const mets_ptbxl_set *train, int times, int *nrare)
 static int load_noise(const args *a, const char *dir, mets_ptbxl_set *train, mets_train_noise *nz, float **owned,
                       mets_err *err)
 {
-    *nz = (mets_train_noise){.p = a->noise_p, .snr_lo_db = -6, .snr_hi_db = 24, .drown_db = 9, .text = -1};
+    *nz = (mets_train_noise){.p = a->noise_p, .snr_lo_db = -6, .snr_hi_db = 24, .drown_db = a->noise_drown,
+                             .text = -1};
     *owned = NULL;
     if (!strcmp(a->noise, "none") || a->noise_p <= 0)
         return 0;
@@ -338,7 +353,7 @@ int mets_cmd_train(int argc, char **argv)
     mets_textenc *te = mets_textenc_open(mets_cli_text_model(a.text_model), &err);
     mets_labels *labels = te ? mets_labels_load(a.labels, &err) : NULL;
     mets_ptbxl_set train = {0}, val = {0};
-    train_ctx c = {.out = a.out, .te = te, .labels = labels, .val = &val, .best = -1, .start = (double)time(NULL),
+    train_ctx c = {.out = a.out, .keep_epochs = a.keep_epochs, .te = te, .labels = labels, .val = &val, .best = -1, .start = (double)time(NULL),
                    .command = join_args(argc, argv)};
     snprintf(c.tmp, sizeof c.tmp, "%s.epoch", a.out);
     mets_ecgenc_arch arch = mets_ecgenc_default_arch();
