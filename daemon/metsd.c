@@ -960,7 +960,10 @@ static void reload(metsd *d, const char *path)
         mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
-    int restart_alerts = !same_labels(labels, d->labels) || !same_policies(&cfg, &d->cfg, labels);
+    const char *art = cfg.alerts.artefact_label, *old_art = d->cfg.alerts.artefact_label;
+    int restart_alerts = !same_labels(labels, d->labels) || !same_policies(&cfg, &d->cfg, labels) ||
+                         (art ? !old_art || strcmp(art, old_art) : old_art != NULL) ||
+                         cfg.alerts.artefact_probability != d->cfg.alerts.artefact_probability;
     if (restart_alerts && !(alerter = new_alerter(&cfg, labels, &err))) {
         say(4, "reload failed, keeping the running configuration: %s", err.msg);
         mets_counter_inc(d->m_reloads, 1);

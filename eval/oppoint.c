@@ -252,14 +252,29 @@ static int artefact_coverage(const mets_op_windows *w, const mets_labels *l, con
     return rc;
 }
 
-int mets_op_sweep(const mets_op_windows *w, const mets_labels *l, const mets_alert_policy *const *base,
-                  const mets_alarm_refset *rs, const mets_op_target *targets, int n, int artefact_label, FILE *curves,
-                  FILE *out, mets_err *err)
+static void print_points(FILE *out, const point *pts, const mets_op_target *targets, int n)
 {
-    point *best = calloc((size_t)NART * n, sizeof *best);
+    fprintf(out, "\n| alarm | max false / h | raise_p | k of n | clear_m | Se | Se long | +P | "
+                 "false / h | NSTDB alarms >= 12 dB | delay median s | meets the limits |\n"
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
+    for (int t = 0; t < n; t++) {
+        const point *p = &pts[t];
+        fprintf(out, "| %s | %g | %g | %d of %d | %d | %.2f | %.2f | %.2f | %.2f | %d | %.1f | %s |\n",
+                mets_alarm_names[targets[t].kind], targets[t].max_fa, p->pol.raise_probability, p->pol.raise_k,
+                p->pol.raise_n, p->pol.clear_m, p->se, p->se_long, p->ppv, p->fa_h, p->noise_alarms,
+                p->delay >= 1e9 ? NAN : p->delay, p->ok ? "yes" : "no");
+    }
+}
+
+int mets_op_sweep(const mets_op_windows *w, const mets_labels *l, const mets_alert_policy *const *base,
+                  const mets_alarm_refset *rs, const mets_alarm_refset *report, const mets_op_target *targets, int n,
+                  int artefact_label, FILE *curves, FILE *out, mets_err *err)
+{
+    point *best = calloc((size_t)NART * n, sizeof *best), *again = calloc((size_t)n, sizeof *again);
     mets_alarm_noise_row *rows = calloc((size_t)rs->nnoise + 1, sizeof *rows);
+    mets_alarm_noise_row *report_rows = calloc(report ? (size_t)report->nnoise + 1 : 1, sizeof *report_rows);
     double cover[NART] = {0};
-    int rc = best && rows ? 0 : mets_err_set(err, METS_ENOMEM, "out of memory");
+    int rc = best && again && rows && report_rows ? 0 : mets_err_set(err, METS_ENOMEM, "out of memory");
     fprintf(curves, "alarm,artefact_p,raise_p,k,n,clear_m,se,se_long,ppv,false_per_h,nstdb_alarms_12db,delay_median_s\n");
     for (int a = 0; a < NART && !rc; a++) {
         int art = artefact_ps[a] < 0 ? -1 : artefact_label;
@@ -313,15 +328,18 @@ int mets_op_sweep(const mets_op_windows *w, const mets_labels *l, const mets_ale
             fprintf(out, "\nchosen: %g\n", artefact_ps[keep]);
         else
             fprintf(out, "\nchosen: none\n");
-        fprintf(out, "\n| alarm | max false / h | raise_p | k of n | clear_m | Se | Se long | +P | "
-                     "false / h | NSTDB alarms >= 12 dB | delay median s | meets the limits |\n"
-                     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
-        for (int t = 0; t < n; t++) {
-            const point *p = &best[keep * n + t];
-            fprintf(out, "| %s | %g | %g | %d of %d | %d | %.2f | %.2f | %.2f | %.2f | %d | %.1f | %s |\n",
-                    mets_alarm_names[targets[t].kind], targets[t].max_fa, p->pol.raise_probability, p->pol.raise_k,
-                    p->pol.raise_n, p->pol.clear_m, p->se, p->se_long, p->ppv, p->fa_h, p->noise_alarms,
-                    p->delay >= 1e9 ? NAN : p->delay, p->ok ? "yes" : "no");
+        print_points(out, best + keep * n, targets, n);
+        /* The same points on records they were not chosen on: what a new patient would see. */
+        for (int t = 0; t < n && report && !rc; t++) {
+            point *p = &again[t];
+            *p = best[keep * n + t];
+            rc = evaluate(w, l, report, mets_labels_find(l, "rhythm", mets_alarm_labels[targets[t].kind]),
+                          targets[t].kind, targets[t].max_fa, keep ? artefact_label : -1, keep ? artefact_ps[keep] : 0.5,
+                          p, report_rows, err);
+        }
+        if (report && !rc) {
+            fprintf(out, "\nthe same points on the %d other records (%d NSTDB):\n", report->n, report->nnoise);
+            print_points(out, again, targets, n);
         }
         if (keep)
             fprintf(out, "\nalerts:\n  artefact_probability: %g\n  labels:\n    rhythm:\n", artefact_ps[keep]);
@@ -335,6 +353,6 @@ int mets_op_sweep(const mets_op_windows *w, const mets_labels *l, const mets_ale
                     p->pol.raise_n, p->pol.raise_probability, p->pol.clear_m, p->pol.clear_probability);
         }
     }
-    free(best), free(rows);
+    free(best), free(again), free(rows), free(report_rows);
     return rc;
 }

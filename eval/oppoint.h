@@ -50,11 +50,12 @@ typedef struct mets_op_target {
     double max_fa; /* false alarms per bed-hour */
 } mets_op_target;
 
-/* Sweeps every alarm of targets[n] over the candidates and artefact thresholds; prints the curves (one row
- * per candidate) to `curves`, the chosen points as a table and as the alerts section of metsd.yaml to out.
- * base[l] is each label's policy in the running configuration. */
+/* Sweeps every alarm of targets[n] over the candidates and artefact thresholds on the records of rs; prints
+ * the curves (one row per candidate) to `curves`, the chosen points as a table and as the alerts section of
+ * metsd.yaml to out, and, when `report` is not NULL, the same points scored on its records (records they
+ * were not chosen on). base[l] is each label's policy in the running configuration. */
 int mets_op_sweep(const mets_op_windows *w, const mets_labels *l, const mets_alert_policy *const *base,
-                  const mets_alarm_refset *rs, const mets_op_target *targets, int n, int artefact_label, FILE *curves,
-                  FILE *out, mets_err *err);
+                  const mets_alarm_refset *rs, const mets_alarm_refset *report, const mets_op_target *targets, int n,
+                  int artefact_label, FILE *curves, FILE *out, mets_err *err);
 
 #endif

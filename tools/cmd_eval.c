@@ -49,6 +49,9 @@ static const char usage_text[] =
     "                        (eval/oppoint.h); prints the chosen points and the alerts section for metsd.yaml\n"
     "      --config FILE     base policies for --operating-points (default conf/metsd.yaml)\n"
     "      --curves FILE     every candidate's numbers as CSV (default /dev/null)\n"
+    "      --report-records L  also score the chosen points on these records (e.g. the other half of a\n"
+    "                        split, chosen on --stream-records), with the NSTDB records of --report-nstdb\n"
+    "      --report-nstdb L  (default none)\n"
     "      --record-t0 TIME  UTC time of each record's start in the replay (default 2026-01-01T00:00:00Z)\n";
 
 typedef struct task {
@@ -173,7 +176,7 @@ static int write_json(const char *path, const results *r, const char *model, con
 typedef struct args {
     const char *data, *model, *folds, *probe_folds, *labels, *text_model, *json;
     const char *stream_records, *exclude_records, *cinc_range, *alarms, *nstdb, *record_t0, *op_points, *config,
-        *curves;
+        *curves, *report_records, *report_nstdb;
     int limit, streams, list_records;
 } args;
 
@@ -189,11 +192,12 @@ static int parse_args(int argc, char **argv, args *a)
         {"alarms", required_argument, NULL, 'A'}, {"nstdb", required_argument, NULL, 'N'},
         {"record-t0", required_argument, NULL, 'T'}, {"list-records", no_argument, NULL, 'L'},
         {"operating-points", required_argument, NULL, 'O'}, {"config", required_argument, NULL, 'C'},
-        {"curves", required_argument, NULL, 'V'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"curves", required_argument, NULL, 'V'},  {"report-records", required_argument, NULL, 'R'},
+        {"report-nstdb", required_argument, NULL, 'Q'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     *a = (args){.model = "models/mets-ecg.mets", .folds = "9", .probe_folds = "1-8", .labels = "conf/labels.yaml",
                 .stream_records = "all", .exclude_records = METS_STREAMS_TRAIN_RECORDS, .cinc_range = "1501-",
                 .nstdb = NSTDB_RECORDS, .record_t0 = "2026-01-01T00:00:00Z", .config = "conf/metsd.yaml",
-                .curves = "/dev/null"};
+                .curves = "/dev/null", .report_nstdb = "none"};
     int c;
     while ((c = getopt_long(argc, argv, "d:M:m:h", opts, NULL)) != -1) {
         switch (c) {
@@ -216,6 +220,8 @@ static int parse_args(int argc, char **argv, args *a)
         case 'O': a->op_points = optarg; break;
         case 'C': a->config = optarg; break;
         case 'V': a->curves = optarg; break;
+        case 'R': a->report_records = optarg; break;
+        case 'Q': a->report_nstdb = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;
         }
@@ -445,7 +451,7 @@ static int eval_op_points(const args *a, const mets_ecgenc *enc, const mets_prom
     const mets_alert_policy **base = calloc((size_t)l->nlabels, sizeof *base);
     FILE *f = fopen(a->op_points, "r"), *curves = fopen(a->curves, "w");
     mets_op_windows w = {0};
-    mets_alarm_refset rs = {0};
+    mets_alarm_refset rs = {0}, report = {0};
     if (!base || !f || !curves)
         rc = mets_err_set(err, METS_EIO, "out of memory, or cannot open %s or %s", a->op_points, a->curves);
     for (int i = 0; !rc && i < l->nlabels; i++)
@@ -453,19 +459,22 @@ static int eval_op_points(const args *a, const mets_ecgenc *enc, const mets_prom
     rc = rc ?: mets_op_windows_read(f, a->op_points, pb, mets_ecgenc_logit_scale(enc), mets_ecgenc_dim(enc), &w, err);
     rc = rc ?: mets_alarm_refset_load(mets_cli_data_dir(a->data), a->stream_records, a->exclude_records, a->nstdb, t0,
                                       &rs, err);
+    if (!rc && a->report_records)
+        rc = mets_alarm_refset_load(mets_cli_data_dir(a->data), a->report_records, "none", a->report_nstdb, t0,
+                                    &report, err);
     int art = rc ? -1 : mets_config_artefact_label(&cfg, l, err);
     rc = rc ?: art < -1 ? art : 0;
     if (!rc)
         fprintf(stderr, "operating points: %d windows of %d streams, %d annotated and %d NSTDB records\n", w.n,
                 w.nstreams, rs.n, rs.nnoise);
-    rc = rc ?: mets_op_sweep(&w, l, base, &rs, op_targets, (int)(sizeof op_targets / sizeof *op_targets), art, curves,
+    rc = rc ?: mets_op_sweep(&w, l, base, &rs, a->report_records ? &report : NULL, op_targets, (int)(sizeof op_targets / sizeof *op_targets), art, curves,
                              stdout, err);
     if (f)
         fclose(f);
     if (curves)
         fclose(curves);
     mets_op_windows_free(&w);
-    mets_alarm_refset_free(&rs);
+    mets_alarm_refset_free(&rs), mets_alarm_refset_free(&report);
     free(base);
     mets_config_free(&cfg);
     return rc;
