@@ -10,8 +10,8 @@
 #include "streams.h"
 #include "wfdb.h"
 
-const char *const mets_alarm_names[METS_ALARM_KINDS] = {"AF", "flutter", "VT", "VF/VFL"};
-const char *const mets_alarm_labels[METS_ALARM_KINDS] = {"AFIB", "AFLT", "VT", "VF"};
+const char *const mets_alarm_names[METS_ALARM_KINDS] = {"AF", "flutter", "SVT", "VT", "VF/VFL"};
+const char *const mets_alarm_labels[METS_ALARM_KINDS] = {"AFIB", "AFLT", "SVTAC", "VT", "VF"};
 
 static const struct {
     const char *ref[3];
@@ -20,6 +20,7 @@ static const struct {
 } kinds[METS_ALARM_KINDS] = {
     {{"(AFIB"}, 1, "(AFL"},
     {{"(AFL"}, 1, NULL},
+    {{"(SVTA"}, 1, NULL},
     {{"(VT"}, 1, NULL},
     {{"(VFL", "(VF", "(VFIB"}, 3, NULL},
 };

@@ -7,6 +7,7 @@
  * RAISED event. Reference episodes are the stretches of the annotated rhythm:
  *   AF:      "(AFIB", alarm AFIB; "(AFL" excluded (EC57: alarm time during flutter counts neither way)
  *   flutter: "(AFL", alarm AFLT
+ *   SVT:     "(SVTA", alarm SVTAC
  *   VT:      "(VT", alarm VT
  *   VF:      "(VFL", "(VF", "(VFIB", alarm VF
  * Per alarm: episode sensitivity over all reference episodes and over those lasting >= 10 s and >= 30 s,
@@ -30,9 +31,16 @@
 #include "err.h"
 #include "metrics.h"
 
-typedef enum { METS_ALARM_AF, METS_ALARM_AFL, METS_ALARM_VT, METS_ALARM_VF, METS_ALARM_KINDS } mets_alarm_kind;
-extern const char *const mets_alarm_names[METS_ALARM_KINDS];  /* "AF" "flutter" "VT" "VF/VFL" */
-extern const char *const mets_alarm_labels[METS_ALARM_KINDS]; /* "AFIB" "AFLT" "VT" "VF" */
+typedef enum {
+    METS_ALARM_AF,
+    METS_ALARM_AFL,
+    METS_ALARM_SVT,
+    METS_ALARM_VT,
+    METS_ALARM_VF,
+    METS_ALARM_KINDS
+} mets_alarm_kind;
+extern const char *const mets_alarm_names[METS_ALARM_KINDS];  /* "AF" "flutter" "SVT" "VT" "VF/VFL" */
+extern const char *const mets_alarm_labels[METS_ALARM_KINDS]; /* "AFIB" "AFLT" "SVTAC" "VT" "VF" */
 
 /* One alert event as `mets tail` prints it (only what scoring needs). */
 typedef struct mets_alarm_event {

@@ -9,11 +9,13 @@
  * configuration says. Each artefact threshold of the sweep is applied to every candidate.
  *
  * The chosen point of an alarm, per artefact threshold: among the candidates with at most `max_fa` false
- * alarms per bed-hour and no clinical alarm on the NSTDB records at SNR >= 12 dB, the one of highest
+ * alarms per bed-hour and no clinical alarm on the NSTDB records (any SNR: that patient has none of these
+ * rhythms), the one of highest
  * episode sensitivity for episodes >= 10 s (>= 30 s for AF), then all episodes, then positive
  * predictivity, then shortest median delay; when none qualifies, the fewest false alarms. The artefact
  * threshold kept is the one whose chosen points detect the most long episodes over all alarms while
- * raising a technical alarm over most of the noisy time at SNR <= 6 dB.
+ * raising a technical alarm over most of the noisy time at SNR <= 6 dB; ties: the one raising fewer
+ * technical alarms on the annotated records.
  */
 #ifndef METS_OPPOINT_H
 #define METS_OPPOINT_H

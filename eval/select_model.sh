@@ -2,8 +2,9 @@
 # Chooses among trained models (e.g. the epochs `mets train --keep-epochs` keeps) by what counts at the
 # bedside: each model runs through the daemon on the held-aside records (eval/alarms.sh), its operating
 # points are chosen (mets eval --operating-points, docs/alarms.md), and the model whose chosen points detect
-# the most long episodes within their false-alarm limits wins, plus 1 when its artefact alarm covers the
-# noise stress test (an artefact threshold was chosen); ties: fewer false alarms.
+# the largest share of the long episodes (>= 10 s; AF >= 30 s) of all alarms together, counting only
+# alarms within their false-alarm limits, wins, plus 1 when its artefact alarm covers the noise stress test
+# (an artefact threshold was chosen); ties: fewer false alarms.
 #
 #   eval/select_model.sh [--data DIR] [--out DIR] MODEL...
 #
@@ -29,10 +30,10 @@ for m in "$@"; do
   build/tools/mets eval --data "$data" -M "$m" --operating-points "$d/embeddings.jsonl" \
     --curves "$d/operating-points.csv" >"$d/operating-points.txt"
   # | alarm | max | raise_p | k of n | clear_m | Se | Se long | +P | false / h | NSTDB | delay | meets |
-  line=$(awk -F'|' '/^\| (AF|flutter|VT|VF\/VFL) \|/ {
-           gsub(/ /, "", $8); gsub(/ /, "", $10); gsub(/ /, "", $13);
-           if ($13 == "yes") s += $8; f += $10; printf "%s %s/%s  ", $2, $8, $13 } END { printf "| score %.2f | false/h %.2f", s, f }' \
-           "$d/operating-points.txt")
+  line=$(awk -F'|' '/^\| (AF|flutter|SVT|VT|VF\/VFL) \|/ {
+           gsub(/ /, "", $8); gsub(/ /, "", $10); gsub(/ /, "", $13); split($8, c, /[(\/)]/);
+           if ($13 == "yes") hit += c[2]; ref += c[3]; f += $10; printf "%s %s %s  ", $2, $8, $13 }
+           END { printf "| score %.2f | false/h %.2f", ref ? hit / ref : 0, f }' "$d/operating-points.txt")
   art=$(sed -n 's/^chosen: //p' "$d/operating-points.txt")
   score=$(sed -E 's/.*score ([0-9.]+).*false\/h ([0-9.]+)/\1 \2/' <<<"$line")
   [ "$art" = none ] || score=$(awk -v s="$score" 'BEGIN { split(s, x, " "); printf "%.2f %s", x[1] + 1, x[2] }')

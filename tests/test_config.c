@@ -38,9 +38,13 @@ static void shipped_config_loads(void)
           "only the labels listed alert");
     const mets_alert_policy *afib = mets_config_policy(&c, "rhythm", "AFIB");
     const mets_alert_policy *vf = mets_config_policy(&c, "rhythm", "VF");
-    CHECK(afib->raise_k == 3 && afib->raise_n == 4 && afib->clear_m == 5, "inherited from alerts.default");
+    CHECK(afib->raise_k == 4 && afib->raise_n == 5 && afib->clear_m == 3 && afib->raise_probability == 0.8,
+          "the operating point of docs/alarms.md");
     CHECK(afib->priority == METS_PRIORITY_MEDIUM && afib->min_duration_s == 30 && afib->realert_interval_s == 900);
-    CHECK(vf->raise_k == 1 && vf->raise_n == 2 && vf->raise_probability == 0.5 && vf->priority == METS_PRIORITY_HIGH);
+    CHECK(vf->raise_k == 6 && vf->raise_n == 8 && vf->raise_probability == 0.5 && vf->priority == METS_PRIORITY_HIGH);
+    CHECK(vf->min_duration_s == 0 && vf->enabled, "inherited from alerts.default");
+    CHECK(c.alerts.artefact_label && !strcmp(c.alerts.artefact_label, "rhythm/NOISE") &&
+          c.alerts.artefact_probability == 0.7);
     CHECK(mets_config_policy(&c, "superclass", "MI") == &c.alerts.default_policy);
     CHECK(c.alerts.default_policy.priority == METS_PRIORITY_LOW && c.alerts.default_policy.clear_probability == 0.4);
     CHECK(c.metrics.enabled && c.metrics.listen && !strcmp(c.metrics.listen, "127.0.0.1:9464"));

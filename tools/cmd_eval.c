@@ -435,7 +435,7 @@ static int eval_alarms(const args *a, mets_err *err)
 
 /* The alarms the shipped configuration enables, and the false alarms per bed-hour each may raise. */
 static const mets_op_target op_targets[] = {
-    {METS_ALARM_AF, 0.1}, {METS_ALARM_AFL, 0.1}, {METS_ALARM_VT, 0.5}, {METS_ALARM_VF, 0.2}};
+    {METS_ALARM_AF, 0.1}, {METS_ALARM_AFL, 0.1}, {METS_ALARM_SVT, 0.1}, {METS_ALARM_VT, 0.5}, {METS_ALARM_VF, 0.2}};
 
 /* mets eval --operating-points: the sweep of eval/oppoint.h over the embeddings of FILE. */
 static int eval_op_points(const args *a, const mets_ecgenc *enc, const mets_promptbank *pb, const mets_labels *l,
