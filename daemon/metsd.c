@@ -40,6 +40,7 @@
 
 #include "alert.h"
 #include "config.h"
+#include "digest.h"
 #include "frame.h"
 #include "labels.h"
 #include "output.h"
@@ -66,6 +67,9 @@ typedef struct metsd {
     mets_promptbank *bank;
     mets_windower *win;
     mets_alerter *alerter;
+    /* What every output names: the model file (its stem and "sha256:" + the first 16 hex digits of its
+     * SHA-256) and the prompt set as loaded (mets_labels_fingerprint), updated by a reload. */
+    char model_id[128], model_version[32], prompt_set_version[32];
     mets_workers *workers;
     rd_kafka_t *consumer, *producer, *state_reader;
     int32_t nparts;       /* partitions of the frames topic (grows if it does) */
@@ -250,7 +254,7 @@ static void publish(metsd *d, mets_batch *b)
         const mets_batch_meta *m = &b->meta[i];
         uint8_t *bytes;
         size_t len;
-        if (mets_output_embedding(m->stream_id, m->start_us, m->end_us, "mets-ecg", d->cfg.models.ecg,
+        if (mets_output_embedding(m->stream_id, m->start_us, m->end_us, d->model_id, d->model_version,
                                   b->emb + (size_t)i * D, D, &bytes, &len, &err) == 0)
             produce(d, d->cfg.kafka.topics.embeddings, RD_KAFKA_PARTITION_UA, m->stream_id, strlen(m->stream_id),
                     bytes, len);
@@ -789,7 +793,8 @@ static int open_kafka(metsd *d, const char *instance)
 }
 
 /* The alert state machine for `labels` with the policies of `cfg` (the alerter copies what it keeps). */
-static mets_alerter *new_alerter(const mets_config *cfg, const mets_labels *labels, mets_err *err)
+static mets_alerter *new_alerter(const mets_config *cfg, const mets_labels *labels, const char *model_version,
+                                 const char *prompt_set_version, mets_err *err)
 {
     mets_alert_label *al = calloc((size_t)labels->nlabels, sizeof *al);
     if (!al) {
@@ -801,8 +806,8 @@ static mets_alerter *new_alerter(const mets_config *cfg, const mets_labels *labe
                                    mets_config_policy(cfg, labels->labels[i].group, labels->labels[i].name)};
     mets_alert_params ap = mets_alert_default_params();
     /* Alert state outlives the window state of idle streams (pipeline/recovery.h): room for more streams. */
-    ap.max_streams = 4 * cfg->streams.max_streams, ap.model_version = cfg->models.ecg;
-    ap.prompt_set_version = cfg->models.labels;
+    ap.max_streams = 4 * cfg->streams.max_streams, ap.model_version = model_version;
+    ap.prompt_set_version = prompt_set_version;
     ap.artefact_probability = cfg->alerts.artefact_probability;
     if ((ap.artefact_label = mets_config_artefact_label(cfg, labels, err)) < -1) {
         free(al);
@@ -823,6 +828,31 @@ static int size_events(metsd *d, mets_err *err)
     return 0;
 }
 
+/* "sha256:" and the prompt set's fingerprint into out[32]. */
+static int prompt_version(const mets_labels *l, char *out, mets_err *err)
+{
+    char hex[METS_DIGEST_HEX + 1];
+    if (mets_labels_fingerprint(l, hex))
+        return mets_err_set(err, METS_ENOMEM, "out of memory");
+    snprintf(out, 32, "sha256:%s", hex);
+    return 0;
+}
+
+/* The model's id and version from its file, the prompts' version from what was loaded. */
+static int identify(metsd *d, mets_err *err)
+{
+    char hex[METS_DIGEST_HEX + 1];
+    int rc = mets_digest_file(d->cfg.models.ecg, hex, err);
+    if (rc)
+        return rc;
+    snprintf(d->model_version, sizeof d->model_version, "sha256:%s", hex);
+    const char *base = strrchr(d->cfg.models.ecg, '/'), *dot;
+    base = base ? base + 1 : d->cfg.models.ecg;
+    dot = strrchr(base, '.');
+    snprintf(d->model_id, sizeof d->model_id, "%.*s", dot && dot > base ? (int)(dot - base) : (int)strlen(base), base);
+    return prompt_version(d->labels, d->prompt_set_version, err);
+}
+
 /* Models, prompts and the pipeline's stages, as the configuration says. */
 static int open_pipeline(metsd *d, mets_err *err)
 {
@@ -839,7 +869,11 @@ static int open_pipeline(metsd *d, mets_err *err)
     if (wp.length_s * a->rate_hz != a->samples)
         return mets_err_set(err, METS_EINVAL, "%s: window.length_s %g s, but the model takes %d samples at %d Hz",
                             d->cfg.file, wp.length_s, a->samples, a->rate_hz);
-    if (!(d->win = mets_windower_new(&wp, err)) || !(d->alerter = new_alerter(&d->cfg, d->labels, err)) ||
+    int rc = identify(d, err);
+    if (rc)
+        return rc;
+    if (!(d->win = mets_windower_new(&wp, err)) ||
+        !(d->alerter = new_alerter(&d->cfg, d->labels, d->model_version, d->prompt_set_version, err)) ||
         !(d->workers = mets_workers_new(d->enc, d->bank, d->cfg.pipeline.workers, d->cfg.pipeline.batch_windows, err)))
         return err->code;
     return size_events(d, err);
@@ -964,7 +998,10 @@ static void reload(metsd *d, const char *path)
     int restart_alerts = !same_labels(labels, d->labels) || !same_policies(&cfg, &d->cfg, labels) ||
                          (art ? !old_art || strcmp(art, old_art) : old_art != NULL) ||
                          cfg.alerts.artefact_probability != d->cfg.alerts.artefact_probability;
-    if (restart_alerts && !(alerter = new_alerter(&cfg, labels, &err))) {
+    char prompts[32];
+    if (prompt_version(labels, prompts, &err) ||
+        (restart_alerts && !(alerter = new_alerter(&cfg, labels, d->model_version, prompts, &err))) ||
+        (!restart_alerts && mets_alerter_set_prompt_set_version(d->alerter, prompts, &err))) {
         say(4, "reload failed, keeping the running configuration: %s", err.msg);
         mets_counter_inc(d->m_reloads, 1);
         goto out;
@@ -984,10 +1021,11 @@ static void reload(metsd *d, const char *path)
         if (size_events(d, &err))
             say(3, "%s", err.msg);
     }
+    memcpy(d->prompt_set_version, prompts, sizeof prompts);
     mets_config tmp = d->cfg; /* the alert policies are what changes; the rest needs a restart */
     d->cfg.alerts = cfg.alerts, cfg.alerts = tmp.alerts;
     mets_counter_inc(d->m_reloads, 0);
-    say(6, "reloaded %s: %d labels, %d prompts%s", path, d->labels->nlabels, d->labels->nprompts,
+    say(6, "reloaded %s: %d labels, %d prompts (%s)%s", path, d->labels->nlabels, d->labels->nprompts, d->prompt_set_version,
         restart_alerts ? "; label set or alert policies changed: alert state starts over" : "");
 out:
     mets_alerter_free(alerter);
@@ -1130,8 +1168,9 @@ int main(int argc, char **argv)
         return 1;
     }
     sd_notifyf(0, "READY=1\nSTATUS=consuming %s", d.cfg.kafka.topics.frames);
-    say(6, "consuming %s from %s as group %s; %d labels, %d encoder threads", d.cfg.kafka.topics.frames,
-        d.cfg.kafka.bootstrap_servers, d.cfg.kafka.group_id, d.labels->nlabels, d.cfg.pipeline.workers);
+    say(6, "consuming %s from %s as group %s; %d labels, %d encoder threads; model %s %s, prompts %s",
+        d.cfg.kafka.topics.frames, d.cfg.kafka.bootstrap_servers, d.cfg.kafka.group_id, d.labels->nlabels,
+        d.cfg.pipeline.workers, d.model_id, d.model_version, d.prompt_set_version);
     run(&d, path);
     sd_notify(0, "STOPPING=1");
     say(6, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries", d.frames, d.dead,

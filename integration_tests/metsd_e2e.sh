@@ -92,5 +92,24 @@ assert any(t <= 78 for t in raised), "no AF raised during 0-78 s"
 assert any(177 <= t <= 214 for t in raised), "no AF raised during 177-214 s"
 assert any(78 <= t <= 120 for t in cleared) and any(214 <= t <= 260 for t in cleared), "AF not cleared after the episodes"
 PY
-echo "ok: $nframes frames, $nwindows windows and embeddings, 1 dead letter, $alerts alerts"
+# Traceable outputs: every embedding and alert names the model file by its SHA-256 and the prompt set as
+# loaded (the reload above reworded a prompt, so every output carries the reloaded set, not the first).
+model="sha256:$(sha256sum models/mets-ecg.mets | cut -c1-16)"
+first=$(sed -nE 's/.*consuming .* prompts (sha256:[0-9a-f]{16})$/\1/p' "$work/metsd.log")
+reloaded=$(sed -nE 's/.*reloaded .*prompts \((sha256:[0-9a-f]{16})\).*/\1/p' "$work/metsd.log")
+[ -n "$first" ] && [ -n "$reloaded" ] && [ "$first" != "$reloaded" ] || fail "prompt set versions: '$first', '$reloaded'"
+timeout 30 "$METS" tail --bootstrap "$bootstrap" --alerts --from-beginning -e >"$work/tail-alerts" || fail "mets tail"
+timeout 30 "$METS" tail --bootstrap "$bootstrap" --embeddings --from-beginning -e >"$work/tail-emb" || fail "mets tail"
+python3 - "$work/tail-alerts" "$work/tail-emb" "$model" "$reloaded" <<'PY' || fail "outputs do not name their model and prompts"
+import json, sys
+alerts = [json.loads(l) for l in open(sys.argv[1])]
+emb = [json.loads(l) for l in open(sys.argv[2])]
+model, prompts = sys.argv[3], sys.argv[4]
+assert alerts and emb
+for a in alerts:
+    assert a["model_version"] == model and a["prompt_set_version"] == prompts, a
+for e in emb:
+    assert e["model_id"] == "mets-ecg" and e["model_version"] == model, e
+PY
+echo "ok: $nframes frames, $nwindows windows and embeddings, 1 dead letter, $alerts alerts; model $model, prompts $reloaded"
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "digest.h"
 #include "fileio.h"
 #include "ops.h"
 #include "yamldoc.h"
@@ -191,6 +192,23 @@ struct mets_promptbank {
     int dim;
     float *matrix; /* [nlabels, dim] */
 };
+
+int mets_labels_fingerprint(const mets_labels *l, char *out)
+{
+    mets_digest *d = mets_digest_new();
+    if (!d)
+        return METS_ENOMEM;
+    for (int i = 0; i < l->nlabels; i++) {
+        const mets_label *lab = &l->labels[i];
+        mets_digest_add(d, lab->group, strlen(lab->group) + 1);
+        mets_digest_add(d, lab->name, strlen(lab->name) + 1);
+        for (int p = lab->first_prompt; p < lab->first_prompt + lab->nprompts; p++)
+            mets_digest_add(d, l->prompts[p], strlen(l->prompts[p]) + 1);
+        mets_digest_add(d, "", 1); /* the end of a label's prompts */
+    }
+    mets_digest_finish(d, out);
+    return 0;
+}
 
 mets_promptbank *mets_promptbank_new(const mets_labels *l, const mets_textenc *te, const mets_ecgenc *enc,
                                      mets_err *err)

@@ -54,6 +54,10 @@ mets_labels *mets_labels_parse(const char *text, size_t len, const char *name, m
 void mets_labels_free(mets_labels *l);
 /* Index of label `name` in group `group`, or -1. */
 int mets_labels_find(const mets_labels *l, const char *group, const char *name);
+/* The identity of the prompt set as loaded: METS_DIGEST_HEX hex digits of the SHA-256 over every group,
+ * label and prompt in order (NUL-separated), so it changes with any prompt and not with comments or layout.
+ * out needs 17 bytes. METS_ENOMEM when out of memory. */
+int mets_labels_fingerprint(const mets_labels *l, char *out);
 
 typedef struct mets_promptbank mets_promptbank;
 

@@ -252,6 +252,16 @@ mets_alerter *mets_alerter_new(const mets_alert_params *p, const mets_alert_labe
     return a;
 }
 
+int mets_alerter_set_prompt_set_version(mets_alerter *a, const char *version, mets_err *err)
+{
+    char *copy = strdup(version);
+    if (!copy)
+        return mets_err_set(err, METS_ENOMEM, "alerter: out of memory");
+    free(a->prompt_set_version);
+    a->p.prompt_set_version = a->prompt_set_version = copy;
+    return 0;
+}
+
 void mets_alerter_free(mets_alerter *a)
 {
     if (!a)

@@ -147,6 +147,8 @@ typedef struct mets_alerter mets_alerter;
 mets_alerter *mets_alerter_new(const mets_alert_params *p, const mets_alert_label *labels, int nlabels,
                                mets_err *err);
 void mets_alerter_free(mets_alerter *a);
+/* A reload that rewords prompts keeps the alert state and names the new prompt set from here on (copied). */
+int mets_alerter_set_prompt_set_version(mets_alerter *a, const char *version, mets_err *err);
 
 /* The most events one window can produce: a buffer of this many never fills. */
 int mets_alerter_max_events(const mets_alerter *a);

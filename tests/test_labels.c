@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ecgnet.h"
+#include "digest.h"
 #include "harness.h"
 #include "labels.h"
 #include "mfile.h"
@@ -119,11 +120,41 @@ static void prompt_bank_softmax_is_per_group(void)
     rmdir(dir);
 }
 
+/* The prompt set's identity follows its prompts, not the file's layout; SHA-256 as OpenSSL computes it. */
+static void fingerprint_follows_the_prompts(void)
+{
+    static const char a[] = "version: 1\ngroups:\n  rhythm:\n    AFIB: {prompts: [atrial fibrillation]}\n"
+                            "    SR: {prompts: [sinus rhythm]}\n";
+    static const char same[] = "# reformatted\nversion: 1\ngroups:\n  rhythm:\n    AFIB:\n      prompts:\n"
+                               "        - atrial fibrillation   # a comment\n    SR:\n      prompts: [sinus rhythm]\n";
+    static const char reworded[] = "version: 1\ngroups:\n  rhythm:\n    AFIB: {prompts: [atrial fibrillation.]}\n"
+                                   "    SR: {prompts: [sinus rhythm]}\n";
+    static const char moved[] = "version: 1\ngroups:\n  rhythm:\n    AFIB: {prompts: [atrial fibrillation, sinus rhythm]}\n"
+                                "    SR: {prompts: [x]}\n";
+    const char *texts[] = {a, same, reworded, moved};
+    char fp[4][17];
+    mets_err err;
+    for (int i = 0; i < 4; i++) {
+        mets_labels *l = mets_labels_parse(texts[i], strlen(texts[i]), "l.yaml", &err);
+        CHECK(l && mets_labels_fingerprint(l, fp[i]) == 0, "%d: %s", i, err.msg);
+        CHECK(strlen(fp[i]) == 16 && strspn(fp[i], "0123456789abcdef") == 16, "%s", fp[i]);
+        mets_labels_free(l);
+    }
+    CHECK(!strcmp(fp[0], fp[1]), "layout and comments changed the fingerprint");
+    CHECK(strcmp(fp[0], fp[2]) && strcmp(fp[0], fp[3]) && strcmp(fp[2], fp[3]), "a prompt change kept it");
+    char abc[17];
+    mets_digest *d = mets_digest_new();
+    mets_digest_add(d, "ab", 2), mets_digest_add(d, "c", 1);
+    mets_digest_finish(d, abc);
+    CHECK(!strcmp(abc, "ba7816bf8f01cfea"), "SHA-256 of abc: %s", abc); /* FIPS 180-2, appendix B.1 */
+}
+
 int main(int argc, char **argv)
 {
     minilm_path = mets_test_model_arg(argc, argv);
     RUN(shipped_labels_load);
     RUN(bad_files_fail_with_line_column_and_expectation);
     RUN(prompt_bank_softmax_is_per_group);
+    RUN(fingerprint_follows_the_prompts);
     return mets_test_summary();
 }
