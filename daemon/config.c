@@ -35,6 +35,7 @@ typedef struct key {
     const char *const *choices; /* enums, NULL-terminated */
     size_t offset;
     const char *doc;
+    bool reload; /* a SIGHUP applies a change of it; any other key needs a restart (metsd refuses the reload) */
 } key;
 
 static const char *const delivery_modes[] = {"exactly_once", "at_least_once", NULL};
@@ -81,7 +82,7 @@ static const key config_keys[] = {
     {"models.text", T_PATH, .required = true, .offset = CFG(models.text),
      .doc = "the frozen language model that embeds the prompts (mets model file)"},
     {"models.labels", T_PATH, .required = true, .offset = CFG(models.labels),
-     .doc = "label groups and their prompts (YAML, see models/labels.h)"},
+     .doc = "label groups and their prompts (YAML, see models/labels.h)", .reload = true},
     {"window.length_s", T_DURATION, .def = "10s", .min = 1, .max = 60, .offset = CFG(window.length_s),
      .doc = "length of the windows the ECG model scores"},
     {"window.hop_s", T_DURATION, .def = "2s", .min = 0.1, .max = 60, .offset = CFG(window.hop_s),
@@ -100,16 +101,16 @@ static const key config_keys[] = {
      .doc = "a stream without frames this long (by their Kafka timestamps, so skewed monitor clocks do not "
             "count) has its window state flushed and freed; its alert state stays"},
     {"alerts.default", T_POLICY, .offset = CFG(alerts.default_policy),
-     .doc = "the policy of every label without its own (keys: see alert policy keys)"},
+     .doc = "the policy of every label without its own (keys: see alert policy keys)", .reload = true},
     {"alerts.labels", T_POLICIES, .offset = CFG(alerts.labels),
-     .doc = "per-label policies: group -> label -> policy; absent keys come from alerts.default"},
+     .doc = "per-label policies: group -> label -> policy; absent keys come from alerts.default", .reload = true},
     {"alerts.artefact_label", T_STRING, .offset = CFG(alerts.artefact_label),
      .doc = "`group/label` whose probability says the signal cannot be read (e.g. `rhythm/NOISE`, prompted "
             "\"noisy recording, lead artefact.\"): at or above alerts.artefact_probability a window raises the "
             "technical alert noisy_signal, which holds the stream's clinical alerts as a monitor suspends "
-            "arrhythmia analysis during artefact; absent: none"},
+            "arrhythmia analysis during artefact; absent: none", .reload = true},
     {"alerts.artefact_probability", T_DOUBLE, .def = "0.5", .min = 0, .max = 1,
-     .offset = CFG(alerts.artefact_probability), .doc = "see alerts.artefact_label"},
+     .offset = CFG(alerts.artefact_probability), .doc = "see alerts.artefact_label", .reload = true},
     {"metrics.enabled", T_BOOL, .def = "true", .offset = CFG(metrics.enabled),
      .doc = "serve Prometheus /metrics and /healthz over HTTP"},
     {"metrics.listen", T_ADDRESS, .def = "127.0.0.1:9464", .offset = CFG(metrics.listen),
@@ -696,16 +697,61 @@ const mets_alert_policy *mets_config_policy(const mets_config *cfg, const char *
     return &cfg->alerts.default_policy;
 }
 
-static void reference_table(FILE *f, const table *t)
+static void reference_table(FILE *f, const table *t, bool reload_column)
 {
     char want[256];
-    fprintf(f, "| key | type | default | description |\n|---|---|---|---|\n");
+    fprintf(f, reload_column ? "| key | type | default | on SIGHUP | description |\n|---|---|---|---|---|\n"
+                             : "| key | type | default | description |\n|---|---|---|---|\n");
     for (int i = 0; i < t->n; i++) {
         const key *k = &t->keys[i];
         describe(k, want, sizeof want);
-        fprintf(f, "| `%s` | %s | %s%s%s | %s |\n", k->name, want, k->def ? "`" : "",
-                k->required ? "required" : k->def ? k->def : "empty", k->def ? "`" : "", k->doc);
+        fprintf(f, "| `%s` | %s | %s%s%s |%s %s |\n", k->name, want, k->def ? "`" : "",
+                k->required ? "required" : k->def ? k->def : "empty", k->def ? "`" : "",
+                !reload_column ? "" : k->reload ? " applied |" : " restart |", k->doc);
     }
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool same_value(const key *k, const void *a, const void *b)
+{
+    switch (k->type) {
+    case T_STRING: case T_PATH: case T_ADDRESS: return same_str(*(char *const *)a, *(char *const *)b);
+    case T_INT: case T_ENUM: return *(const int *)a == *(const int *)b;
+    case T_DOUBLE: case T_DURATION: return *(const double *)a == *(const double *)b;
+    case T_BOOL: return *(const bool *)a == *(const bool *)b;
+    case T_POLICY: return !memcmp(a, b, sizeof(mets_alert_policy));
+    case T_MAP: {
+        const mets_kv_list *x = a, *y = b;
+        for (int i = 0; x->n == y->n && i < x->n; i++)
+            if (!same_str(x->items[i].key, y->items[i].key) || !same_str(x->items[i].value, y->items[i].value))
+                return false;
+        return x->n == y->n;
+    }
+    case T_POLICIES: {
+        const mets_policy_list *x = a, *y = b;
+        for (int i = 0; x->n == y->n && i < x->n; i++)
+            if (!same_str(x->items[i].group, y->items[i].group) || !same_str(x->items[i].label, y->items[i].label) ||
+                memcmp(&x->items[i].policy, &y->items[i].policy, sizeof(mets_alert_policy)))
+                return false;
+        return x->n == y->n;
+    }
+    }
+    return false;
+}
+
+const char *mets_config_restart_key(const mets_config *running, const mets_config *next)
+{
+    for (int i = 0; i < NCONFIG; i++) {
+        const key *k = &config_keys[i];
+        if (!k->reload &&
+            !same_value(k, (const char *)running + k->offset, (const char *)next + k->offset))
+            return k->name;
+    }
+    return NULL;
 }
 
 void mets_config_reference(FILE *f)
@@ -719,14 +765,17 @@ void mets_config_reference(FILE *f)
           "  are errors that name `file:line:column` and what was expected.\n"
           "- Relative paths resolve against the folder of the configuration file, not the working directory.\n"
           "- A duration is a number of seconds or a number with a unit: `500ms`, `10s`, `2min`, `1h`.\n"
-          "- Absent keys take their default.\n\n"
+          "- Absent keys take their default.\n"
+          "- `kill -HUP` (or `systemctl reload`) re-reads the file: keys marked *applied* take effect at once; a\n"
+          "  changed key marked *restart* makes metsd refuse the whole reload, name the key and keep running\n"
+          "  as it was (`mets_reloads_total{result=\"failed\"}`): restart it to apply such a change.\n\n"
           "## Keys\n\n",
           f);
-    reference_table(f, &config_table);
+    reference_table(f, &config_table, true);
     fputs("\n## Alert policy keys\n\n"
           "An alert policy is a mapping of these keys, under `alerts.default` and under\n"
           "`alerts.labels.<group>.<label>` (group and label as in the labels file). A label's policy takes\n"
           "the keys it does not set from `alerts.default`, wherever that stands in the file.\n\n",
           f);
-    reference_table(f, &policy_table);
+    reference_table(f, &policy_table, false);
 }

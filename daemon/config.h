@@ -119,6 +119,11 @@ void mets_config_free(mets_config *cfg);
  * which of the two failed, and tests can load configs whose files do not exist. */
 int mets_config_check_files(const mets_config *cfg, mets_err *err);
 
+/* The first key that differs between the running and the reloaded configuration and that a reload cannot
+ * apply (docs/config.md: "restart"), or NULL when a reload can apply every difference. The caller makes the
+ * same command-line overrides in both first. */
+const char *mets_config_restart_key(const mets_config *running, const mets_config *next);
+
 /* The alert policy of group/label: its own, or alerts.default. */
 const mets_alert_policy *mets_config_policy(const mets_config *cfg, const char *group, const char *label);
 

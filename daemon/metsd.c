@@ -60,6 +60,7 @@
 typedef struct metsd {
     mets_config cfg;
     const char *path;
+    const char *bootstrap; /* --bootstrap, which overrides kafka.bootstrap_servers of every load (or NULL) */
     bool eos; /* exactly-once */
     mets_ecgenc *enc;
     mets_textenc *te;
@@ -976,11 +977,20 @@ static int same_labels(const mets_labels *a, const mets_labels *b)
     return 1;
 }
 
+/* The command line's say over the file's (kafka.bootstrap_servers), at start and on every reload. */
+static void override(const metsd *d, mets_config *cfg)
+{
+    if (d->bootstrap) {
+        free(cfg->kafka.bootstrap_servers);
+        cfg->kafka.bootstrap_servers = strdup(d->bootstrap);
+    }
+}
+
 /* SIGHUP: the configuration file, the label prompts (re-embedded by the C language model) and the alert
  * policies again. Anything that fails keeps the running set whole. Prompts alone change without touching
  * alert state; a changed label set or policy starts the alert state machine over (state records written
- * for the old label set are refused on restore, so a restart after that starts over too). Kafka, window
- * and model settings take a restart. */
+ * for the old label set are refused on restore, so a restart after that starts over too). A change to any
+ * other key (Kafka, window, model, workers ...) takes a restart: the reload is refused and names it. */
 static void reload(metsd *d, const char *path)
 {
     mets_config cfg = {0};
@@ -991,6 +1001,14 @@ static void reload(metsd *d, const char *path)
     if (mets_config_load(path, &cfg, &err) || mets_config_check_files(&cfg, &err) ||
         !(labels = mets_labels_load(cfg.models.labels, &err)) || !(bank = mets_promptbank_new(labels, d->te, d->enc, &err))) {
         say(4, "reload failed, keeping the running configuration: %s", err.msg);
+        mets_counter_inc(d->m_reloads, 1);
+        goto out;
+    }
+    override(d, &cfg);
+    const char *restart = mets_config_restart_key(&d->cfg, &cfg);
+    if (restart) {
+        say(4, "reload refused, keeping the running configuration: %s: %s changed, which takes a restart", path,
+            restart);
         mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
@@ -1022,8 +1040,10 @@ static void reload(metsd *d, const char *path)
             say(3, "%s", err.msg);
     }
     memcpy(d->prompt_set_version, prompts, sizeof prompts);
-    mets_config tmp = d->cfg; /* the alert policies are what changes; the rest needs a restart */
+    mets_config tmp = d->cfg; /* what a reload applies (docs/config.md); the rest was checked unchanged */
     d->cfg.alerts = cfg.alerts, cfg.alerts = tmp.alerts;
+    char *labels_path = d->cfg.models.labels;
+    d->cfg.models.labels = cfg.models.labels, cfg.models.labels = labels_path;
     mets_counter_inc(d->m_reloads, 0);
     say(6, "reloaded %s: %d labels, %d prompts (%s)%s", path, d->labels->nlabels, d->labels->nprompts, d->prompt_set_version,
         restart_alerts ? "; label set or alert policies changed: alert state starts over" : "");
@@ -1142,10 +1162,8 @@ int main(int argc, char **argv)
     }
     log_level = d.cfg.log.level;
     d.eos = d.cfg.delivery.mode == METS_DELIVERY_EXACTLY_ONCE;
-    if (bootstrap && *bootstrap) {
-        free(d.cfg.kafka.bootstrap_servers);
-        d.cfg.kafka.bootstrap_servers = strdup(bootstrap);
-    }
+    d.bootstrap = bootstrap && *bootstrap ? bootstrap : NULL;
+    override(&d, &d.cfg);
     if (!instance || !*instance)
         instance = d.cfg.delivery.instance_id;
     if (!instance || !*instance) {

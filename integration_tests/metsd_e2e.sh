@@ -41,6 +41,13 @@ echo "groups: [" >>"$work/labels.yaml"
 kill -HUP "$metsd"
 reloaded "reload failed, keeping the running configuration: .*$work/labels.yaml:[0-9]*:[0-9]*:" 1 || fail "a bad reload was not refused"
 cp "$work/labels.good" "$work/labels.yaml"
+# A change that only a restart can apply is refused by name, and the running configuration stays.
+cp "$work/metsd.yaml" "$work/metsd.good"
+sed -i 's/^  group_id: metsd$/  group_id: another-group/' "$work/metsd.yaml"
+kill -HUP "$metsd"
+reloaded "reload refused, keeping the running configuration: $work/metsd.yaml: kafka.group_id changed, which takes a restart" 1 \
+  || fail "a reload that changes kafka.group_id was not refused"
+cp "$work/metsd.good" "$work/metsd.yaml"
 timeout 60 "$METS" replay -q --bootstrap "$bootstrap" -x 0 -s bed-12 demo/mitdb_201_demo || fail "replay"
 echo "bed-12:not a frame" | timeout 20 kcat -b "$bootstrap" -P -t ecg.frames -K: || fail "kcat -P"
 frames=1041 # 260 s in 250 ms frames, and the malformed one
@@ -60,7 +67,7 @@ values = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlin
 assert values["mets_frames_total"] == 1041, values["mets_frames_total"]
 assert values['mets_frames_dead_lettered_total{reason="decode"}'] == 1
 assert values["mets_windows_total"] >= 120
-assert values['mets_reloads_total{result="ok"}'] == 1 and values['mets_reloads_total{result="failed"}'] == 1
+assert values['mets_reloads_total{result="ok"}'] == 1 and values['mets_reloads_total{result="failed"}'] == 2
 assert values['mets_stage_seconds_count{stage="encode"}'] > 0 and values['mets_transactions_total{result="committed"}'] > 0
 assert urllib.request.urlopen(base + "/healthz", timeout=10).read().decode().strip() == "ok"
 PY

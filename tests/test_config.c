@@ -265,6 +265,42 @@ static void referenced_files_are_checked_separately(void)
     rmdir(dir);
 }
 
+/* A reload applies prompts and alert policies; any other change takes a restart, named by its key. */
+static void reload_names_the_keys_that_take_a_restart(void)
+{
+    static const char *const base = "kafka: {bootstrap_servers: 'b:1', group_id: g, properties: {client.id: m}}\n"
+                                    "models: {ecg: e, text: t, labels: l}\n"
+                                    "window: {hop_s: 2s}\npipeline: {workers: 2}\n"
+                                    "alerts: {labels: {rhythm: {VF: {raise_k: 1}}}}\n";
+    static const struct {
+        const char *from, *to, *key; /* the change, and the key a reload must refuse (NULL: it applies it) */
+    } cases[] = {
+        {"group_id: g", "group_id: h", "kafka.group_id"},
+        {"hop_s: 2s", "hop_s: 3s", "window.hop_s"},
+        {"workers: 2", "workers: 3", "pipeline.workers"},
+        {"client.id: m", "client.id: n", "kafka.properties"},
+        {"ecg: e", "ecg: f", "models.ecg"},
+        {"raise_k: 1", "raise_k: 2", NULL},
+        {"labels: l", "labels: k", NULL},
+        {"alerts: {", "alerts: {artefact_label: rhythm/NOISE, ", NULL},
+    };
+    mets_config a, b;
+    mets_err err;
+    CHECK(parse(base, "a.yaml", &a, &err) == 0, "%s", err.msg);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char changed[1024];
+        const char *at = strstr(base, cases[i].from);
+        snprintf(changed, sizeof changed, "%.*s%s%s", (int)(at - base), base, cases[i].to, at + strlen(cases[i].from));
+        CHECK(parse(changed, "b.yaml", &b, &err) == 0, "%s", err.msg);
+        const char *key = mets_config_restart_key(&a, &b);
+        CHECK(cases[i].key ? key && !strcmp(key, cases[i].key) : key == NULL, "%s -> %s: %s", cases[i].from,
+              cases[i].to, key ? key : "(applied)");
+        mets_config_free(&b);
+    }
+    CHECK(mets_config_restart_key(&a, &a) == NULL, "no change");
+    mets_config_free(&a);
+}
+
 static void reference_docs_are_in_sync(void)
 {
     char *generated = NULL, *committed;
@@ -295,6 +331,7 @@ int main(void)
     RUN(properties_pass_through_as_strings);
     RUN(relative_paths_follow_the_file);
     RUN(referenced_files_are_checked_separately);
+    RUN(reload_names_the_keys_that_take_a_restart);
     RUN(reference_docs_are_in_sync);
     return mets_test_summary();
 }
