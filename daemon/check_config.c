@@ -32,12 +32,14 @@ int mets_config_artefact_label(const mets_config *cfg, const mets_labels *l, met
     const char *art = cfg->alerts.artefact_label, *slash = art ? strchr(art, '/') : NULL;
     if (!art)
         return -1;
-    for (int i = 0; slash && i < l->nlabels; i++) {
-        const char *g = l->groups[l->labels[i].group_index].name;
-        if (strlen(g) == (size_t)(slash - art) && !strncmp(g, art, (size_t)(slash - art)) &&
-            !strcmp(l->labels[i].name, slash + 1))
-            return i;
+    char group[256];
+    int i = -1;
+    if (slash && slash - art < (ptrdiff_t)sizeof group) {
+        snprintf(group, sizeof group, "%.*s", (int)(slash - art), art);
+        i = mets_labels_find(l, group, slash + 1);
     }
+    if (i >= 0)
+        return i;
     return mets_err_set(err, METS_ENOTFOUND, "%s: alerts.artefact_label: %s is not a group/label of %s", cfg->file, art,
                         cfg->models.labels);
 }

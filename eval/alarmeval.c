@@ -43,7 +43,7 @@ int mets_alarm_events_push(mets_alarm_events *out, const mets_alarm_event *ev)
     return 0;
 }
 
-static int time_field(json_t *o, const char *key, int64_t *us)
+int mets_alarm_json_time(const json_t *o, const char *key, int64_t *us)
 {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? mets_iso_parse_us(s, us) : -1;
@@ -67,8 +67,8 @@ int mets_alarm_events_read(FILE *f, const char *name, mets_alarm_events *out, me
         for (int s = 1; state && s <= 3; s++)
             if (!strcmp(state, states[s]))
                 ev.state = s;
-        if (!o || !stream || !label || !ev.state || time_field(o, "onset", &ev.onset_us) ||
-            time_field(o, "window_end", &ev.window_end_us) || strlen(stream) >= sizeof ev.stream ||
+        if (!o || !stream || !label || !ev.state || mets_alarm_json_time(o, "onset", &ev.onset_us) ||
+            mets_alarm_json_time(o, "window_end", &ev.window_end_us) || strlen(stream) >= sizeof ev.stream ||
             strlen(label) >= sizeof ev.label)
             rc = mets_err_set(err, METS_EFORMAT, "%s:%ld: expected an alert event of `mets tail` (stream_id, label, "
                               "state, onset, window_end)", name, no);
@@ -301,6 +301,11 @@ int mets_alarm_nstdb_snr(const char *name, int *snr_db)
     return 0;
 }
 
+static int noise_on(double t)
+{
+    return t >= NSTDB_CLEAN_S && fmod(t - NSTDB_CLEAN_S, NSTDB_PERIOD_S) < NSTDB_PERIOD_S / 2;
+}
+
 /* Seconds of [a, b) with the noise on. */
 static double noisy_seconds(double a, double b)
 {
@@ -324,7 +329,7 @@ void mets_alarm_noise_record(const mets_alarm_events *e, const char *stream, con
         double at = (double)(ev->window_end_us - t0_us) * 1e-6;
         if (ev->technical)
             row->tech_raised++;
-        else if (noisy_seconds(at, at + 1e-6) > 0)
+        else if (noise_on(at))
             row->clinical_noisy++;
         else
             row->clinical_clean++;

@@ -55,6 +55,11 @@ typedef struct mets_alarm_events {
     int n, cap;
 } mets_alarm_events;
 
+/* The ISO 8601 UTC time under `key` of the JSON object o (as `mets tail` prints *_us fields) into *us;
+ * -1 when absent or not such a time. */
+struct json_t;
+int mets_alarm_json_time(const struct json_t *o, const char *key, int64_t *us);
+
 /* Reads JSON lines of alert events (mets tail --alerts) from f, appending to *out; lines that are not alert
  * objects are refused with their line number (METS_EFORMAT). */
 int mets_alarm_events_read(FILE *f, const char *name, mets_alarm_events *out, mets_err *err);

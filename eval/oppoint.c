@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "isotime.h"
 
 /* ---- the scored windows ---- */
 
@@ -38,12 +37,6 @@ static int stream_index(mets_op_windows *w, const char *id)
     return w->nstreams++;
 }
 
-static int time_field(json_t *o, const char *key, int64_t *us)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? mets_iso_parse_us(s, us) : -1;
-}
-
 int mets_op_windows_read(FILE *f, const char *name, const mets_promptbank *pb, float scale, int dim,
                          mets_op_windows *w, mets_err *err)
 {
@@ -57,8 +50,8 @@ int mets_op_windows_read(FILE *f, const char *name, const mets_promptbank *pb, f
         json_t *o = json_loads(line, 0, NULL), *vec = json_object_get(o, "vector");
         const char *id = json_string_value(json_object_get(o, "stream_id"));
         raw_window r = {.order = w->n};
-        if (!o || !id || !json_is_array(vec) || time_field(o, "window_start", &r.start_us) ||
-            time_field(o, "window_end", &r.end_us) || (int)json_array_size(vec) != dim) {
+        if (!o || !id || !json_is_array(vec) || mets_alarm_json_time(o, "window_start", &r.start_us) ||
+            mets_alarm_json_time(o, "window_end", &r.end_us) || (int)json_array_size(vec) != dim) {
             rc = mets_err_set(err, METS_EFORMAT, "%s:%ld: expected an embedding of `mets tail --embeddings --vectors` "
                               "with %d dimensions", name, no, dim);
             json_decref(o);

@@ -394,12 +394,20 @@ static json_t *alarm_json(const mets_alarm_result *r, const mets_alarm_noise_row
                      noise);
 }
 
+/* --record-t0 as microseconds since 1970. */
+static int record_t0(const args *a, int64_t *t0, mets_err *err)
+{
+    if (mets_iso_parse_us(a->record_t0, t0))
+        return mets_err_set(err, METS_EINVAL, "--record-t0 %s: expected an ISO 8601 UTC time", a->record_t0);
+    return 0;
+}
+
 /* mets eval --alarms: the alert events of FILE scored per record of the data folder. */
 static int eval_alarms(const args *a, mets_err *err)
 {
     int64_t t0;
-    if (mets_iso_parse_us(a->record_t0, &t0))
-        return mets_err_set(err, METS_EINVAL, "--record-t0 %s: expected an ISO 8601 UTC time", a->record_t0);
+    if (record_t0(a, &t0, err))
+        return err->code;
     FILE *f = strcmp(a->alarms, "-") ? fopen(a->alarms, "r") : stdin;
     if (!f)
         return mets_err_set(err, METS_ENOTFOUND, "%s: cannot open", a->alarms);
@@ -442,8 +450,8 @@ static int eval_op_points(const args *a, const mets_ecgenc *enc, const mets_prom
                           mets_err *err)
 {
     int64_t t0;
-    if (mets_iso_parse_us(a->record_t0, &t0))
-        return mets_err_set(err, METS_EINVAL, "--record-t0 %s: expected an ISO 8601 UTC time", a->record_t0);
+    if (record_t0(a, &t0, err))
+        return err->code;
     mets_config cfg;
     int rc = mets_config_load(a->config, &cfg, err);
     if (rc)

@@ -280,19 +280,18 @@ static int load_noise(const args *a, const char *dir, mets_ptbxl_set *train, met
     }
     mets_streams_list_free(names, n);
     if (!rc && nz->nsig) {
-        mets_textset ts = {0};
-        for (int i = 0; i < train->data.ntexts; i++)
-            mets_textset_intern(&ts, train->texts[i]);
-        nz->text = mets_textset_intern(&ts, METS_STREAMS_NOISE_TEXT);
+        nz->text = 0;
+        while (nz->text < train->data.ntexts && strcmp(train->texts[nz->text], METS_STREAMS_NOISE_TEXT))
+            nz->text++;
         if (nz->text == train->data.ntexts) { /* a new text: one more to embed */
             char **grown = realloc(train->texts, (size_t)(nz->text + 1) * sizeof *grown);
-            char *copy = strdup(METS_STREAMS_NOISE_TEXT);
-            if (!grown || !copy)
+            if (grown)
+                train->texts = grown;
+            if (!grown || !(train->texts[nz->text] = strdup(METS_STREAMS_NOISE_TEXT)))
                 rc = mets_err_set(err, METS_ENOMEM, "out of memory");
             else
-                train->texts = grown, train->texts[nz->text] = copy, train->data.ntexts++;
+                train->data.ntexts++;
         }
-        mets_textset_free(&ts);
         fprintf(stderr, "train: noise of %d channels (%.0f s each) mixed into %.0f %% of windows\n", nz->nsig,
                 (double)nz->n / arch.rate_hz, 100 * nz->p);
     }
