@@ -386,9 +386,13 @@ static int grow_parts(metsd *d, int32_t p)
     return 0;
 }
 
-/* Reads the state partitions of `parts` (frames partitions with fresh recovery objects) from the start
- * to the last stable offset, restoring every record. */
-static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
+/* One pass over the state partitions of `parts` from the start to their end as read_committed sees it (the
+ * last stable offset), restoring every record. *unstable: a partition ended below its high watermark, i.e.
+ * a transaction on it is not settled yet. That happens right after a rebalance: the previous owner's
+ * EndTxn returns before the coordinator has written the commit markers, so its last state records are not
+ * readable yet while the offsets committed with them already are (offset fetches wait for stability). */
+static int read_state_pass(metsd *d, const rd_kafka_topic_partition_list_t *parts, double deadline, int *records,
+                           bool *unstable)
 {
     rd_kafka_topic_partition_list_t *sl = rd_kafka_topic_partition_list_new(parts->cnt);
     for (int i = 0; i < parts->cnt; i++)
@@ -400,11 +404,11 @@ static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
         say(3, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_err2str(e));
         return -1;
     }
-    int left = parts->cnt, records = 0, rc = 0;
+    int left = parts->cnt, rc = 0;
     bool *at_end = calloc((size_t)d->nparts, sizeof *at_end); /* EOF may come again after more records */
     if (!at_end)
         rc = -1;
-    double deadline = now() + STATE_READ_TIMEOUT_S;
+    *records = 0, *unstable = false;
     while (left > 0 && !rc) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->state_reader, 200);
         if (!m) {
@@ -416,16 +420,21 @@ static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
             continue;
         }
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            int64_t lo, hi;
             if (m->partition < d->nparts && !at_end[m->partition]) {
                 at_end[m->partition] = true;
                 left--;
+                if (rd_kafka_query_watermark_offsets(d->state_reader, d->cfg.kafka.topics.state, m->partition, &lo,
+                                                     &hi, KAFKA_TIMEOUT_MS) ||
+                    m->offset < hi)
+                    *unstable = true;
             }
         } else if (m->err) {
             say(3, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_message_errstr(m));
             rc = -1;
         } else if (m->partition < d->nparts && d->rec[m->partition]) {
             mets_err err;
-            records++;
+            ++*records;
             if (mets_recovery_restore(d->rec[m->partition], d->alerter, m->key, m->key_len, m->payload, m->len, &err))
                 say(4, "state partition %d offset %lld: %s", m->partition, (long long)m->offset, err.msg);
         }
@@ -433,7 +442,27 @@ static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
     }
     free(at_end);
     rd_kafka_assign(d->state_reader, NULL);
-    say(6, "restored %d state records for %d partitions", records, parts->cnt);
+    return rc;
+}
+
+/* Reads the state partitions of `parts` (frames partitions with fresh recovery objects), again from the
+ * start while a transaction on them is unsettled (restoring a record twice leaves the same state). */
+static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
+{
+    double deadline = now() + STATE_READ_TIMEOUT_S;
+    int records = 0, rc;
+    bool unstable;
+    while (!(rc = read_state_pass(d, parts, deadline, &records, &unstable)) && unstable) {
+        if (now() > deadline) {
+            say(3, "state topic %s: a transaction still unsettled after %d s", d->cfg.kafka.topics.state,
+                STATE_READ_TIMEOUT_S);
+            return -1;
+        }
+        say(6, "state topic %s: a transaction is not settled yet: reading it again", d->cfg.kafka.topics.state);
+        usleep(100000);
+    }
+    if (!rc)
+        say(6, "restored %d state records for %d partitions", records, parts->cnt);
     return rc;
 }
 
