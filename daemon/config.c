@@ -100,6 +100,12 @@ static const key config_keys[] = {
     {"streams.idle_timeout_s", T_DURATION, .def = "5min", .min = 1, .max = 86400, .offset = CFG(streams.idle_timeout_s),
      .doc = "a stream without frames this long (by their Kafka timestamps, so skewed monitor clocks do not "
             "count) has its window state flushed and freed; its alert state stays"},
+    {"streams.signal_loss_s", T_DURATION, .def = "10s", .min = 1, .max = 3600, .offset = CFG(streams.signal_loss_s),
+     .doc = "a stream without frames this long raises the high-priority technical alert signal_lost and marks "
+            "its clinical alerts stale; both clear with its next frame. Measured on the frames partition's "
+            "clock: its newest Kafka timestamp, run on by the wall clock only while the partition is read to "
+            "its end and its leader answers (a backlog, a stalled metsd or a lost broker silence no bed). "
+            "Less than streams.idle_timeout_s"},
     {"alerts.default", T_POLICY, .offset = CFG(alerts.default_policy),
      .doc = "the policy of every label without its own (keys: see alert policy keys)", .reload = true},
     {"alerts.labels", T_POLICIES, .offset = CFG(alerts.labels),
@@ -115,6 +121,14 @@ static const key config_keys[] = {
      .doc = "serve Prometheus /metrics and /healthz over HTTP"},
     {"metrics.listen", T_ADDRESS, .def = "127.0.0.1:9464", .offset = CFG(metrics.listen),
      .doc = "address of the metrics endpoint (port 0: any free port, logged at start)"},
+    {"health.broker_timeout_s", T_DURATION, .def = "15s", .min = 1, .max = 3600,
+     .offset = CFG(health.broker_timeout_s),
+     .doc = "/healthz answers 503 (and the systemd watchdog is not pinged) once no Kafka broker has answered "
+            "for this long"},
+    {"health.commit_timeout_s", T_DURATION, .def = "30s", .min = 1, .max = 3600,
+     .offset = CFG(health.commit_timeout_s),
+     .doc = "/healthz answers 503 (and the watchdog is not pinged) once outputs have waited this long for a "
+            "commit that succeeds"},
     {"log.level", T_ENUM, .def = "info", .choices = log_levels, .offset = CFG(log.level),
      .doc = "least severe message that is logged"},
 };
@@ -584,17 +598,26 @@ static int finish_policies(parse *p)
     return 0;
 }
 
-/* A check between two keys, reported where the first was set (or else the second: one of them was). */
-static int check_window(parse *p)
+/* Durations that must be ordered: `less` below `more` (or equal, when `equal`). Reported where the first
+ * was set (or else the second: one of them was). */
+static int check_order(parse *p)
 {
-    const mets_config *c = p->cfg;
-    int hop = key_index(&config_table, "window.hop_s"), length = key_index(&config_table, "window.length_s");
-    if (c->window.hop_s <= c->window.length_s)
-        return 0;
-    char msg[256];
-    snprintf(msg, sizeof msg, "window.hop_s (%gs) must not exceed window.length_s (%gs)", c->window.hop_s,
-             c->window.length_s);
-    return fail(p, p->where[p->where[hop].set ? hop : length].at, msg);
+    static const struct {
+        const char *less, *more;
+        bool equal;
+    } pairs[] = {{"window.hop_s", "window.length_s", true}, {"streams.signal_loss_s", "streams.idle_timeout_s", false}};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        int a = key_index(&config_table, pairs[i].less), b = key_index(&config_table, pairs[i].more);
+        double x = *(const double *)((const char *)p->cfg + config_keys[a].offset);
+        double y = *(const double *)((const char *)p->cfg + config_keys[b].offset);
+        if (x < y || (pairs[i].equal && x == y))
+            continue;
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s (%gs) must be %s %s (%gs)", pairs[i].less, x,
+                 pairs[i].equal ? "at most" : "less than", pairs[i].more, y);
+        return fail(p, p->where[p->where[a].set ? a : b].at, msg);
+    }
+    return 0;
 }
 
 static int check_required(parse *p, const yaml_node_t *root)
@@ -622,7 +645,7 @@ static int parse_root(parse *p)
     rc = rc ? rc : check_policy(p, "alerts.default", &p->cfg->alerts.default_policy, p->where[dflt].at);
     rc = rc ? rc : finish_policies(p);
     rc = rc ? rc : check_required(p, root);
-    return rc ? rc : check_window(p);
+    return rc ? rc : check_order(p);
 }
 
 int mets_config_parse(const char *text, size_t len, const char *name, mets_config *cfg, mets_err *err)

@@ -90,7 +90,7 @@ typedef struct mets_config {
     } window;
     struct {
         int max_streams;
-        double idle_timeout_s;
+        double idle_timeout_s, signal_loss_s;
     } streams;
     struct {
         mets_alert_policy default_policy;
@@ -102,6 +102,9 @@ typedef struct mets_config {
         bool enabled;
         char *listen; /* host:port */
     } metrics;
+    struct {
+        double broker_timeout_s, commit_timeout_s;
+    } health;
     struct {
         int level; /* METS_LOG_* */
     } log;

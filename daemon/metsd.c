@@ -41,6 +41,7 @@
 #include "alert.h"
 #include "config.h"
 #include "digest.h"
+#include "failpoint.h"
 #include "frame.h"
 #include "labels.h"
 #include "output.h"
@@ -55,6 +56,10 @@
 #define STATE_READ_TIMEOUT_S 60
 #define KAFKA_TIMEOUT_MS 30000
 #define STUCK_S 10 /* a loop turn or a batch older than this is unhealthy */
+/* A broker counts as answering while it received within this; a partition's leader answers fetches at least
+ * every fetch.wait.max.ms (500 ms), other brokers (the group coordinator) at every heartbeat (3 s). */
+#define BROKER_CONTACT_US 5000000
+#define LEADER_CONTACT_US 1500000
 #define MAX_LAG_PARTITIONS 256
 
 typedef struct metsd {
@@ -79,6 +84,7 @@ typedef struct metsd {
     int32_t cur_part;     /* the partition of the frame (or sweep) in hand */
     int64_t cur_ts_ms;    /* its Kafka timestamp */
     bool in_txn, failed_in_txn, revoking, print_alerts;
+    long undelivered; /* at least once: outputs since the last commit that the broker did not take */
     mets_alert_event *events;
     long frames, dead, windows, alerts, failed;
     int exit_code;
@@ -86,9 +92,12 @@ typedef struct metsd {
     mets_metrics_server *http;
     mets_counter *m_frames, *m_replayed, *m_dead, *m_windows, *m_alerts, *m_failed, *m_reloads, *m_txn, *m_events;
     uint64_t events_seen[7]; /* the windower's counts already added to m_events */
-    mets_gauge *m_streams, *m_lag;
+    mets_gauge *m_streams, *m_lag, *m_lag_stale, *m_brokers, *m_raised, *m_raised_priority;
     mets_histogram *m_stage, *m_latency;
-    _Atomic long last_turn; /* CLOCK_MONOTONIC seconds of the consuming loop's last turn */
+    int64_t stats_ts; /* librdkafka's clock (us) at its last statistics */
+    /* CLOCK_MONOTONIC ms of: the consuming loop's last turn, a broker's last answer, the last time no output
+     * was waiting for a commit (a commit succeeded, or there was nothing to commit) */
+    _Atomic long last_turn, last_contact, last_committed;
 } metsd;
 
 enum { STAGE_ENCODE, STAGE_PUBLISH, STAGE_COMMIT, NSTAGES };
@@ -110,6 +119,11 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static long now_ms(void)
+{
+    return (long)(now() * 1e3);
 }
 
 static int64_t wall_ms(void)
@@ -145,17 +159,27 @@ static void fatal(metsd *d)
 
 /* ---- producing ---- */
 
+/* An output the broker did not take: the commit that would include it is not made, and the work since the
+ * last commit is redone (an exactly-once transaction is aborted; at least once, the partitions rewind). */
+static void output_failed(metsd *d, const char *topic, const char *what, rd_kafka_resp_err_t e)
+{
+    d->failed++;
+    mets_counter_inc(d->m_failed, 0);
+    say(3, "%s to %s failed: %s", what, topic, rd_kafka_err2str(e));
+    if (d->eos)
+        d->failed_in_txn = true;
+    else
+        d->undelivered++;
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     metsd *d = opaque;
     (void)rk;
     if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
         return; /* an aborted transaction's outputs: the rewind produces them again */
-    if (m->err) { /* in a transaction this also makes the commit fail, and the work is redone */
-        d->failed++;
-        mets_counter_inc(d->m_failed, 0);
-        say(3, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-    }
+    if (m->err || mets_failpoint("metsd.delivery"))
+        output_failed(d, rd_kafka_topic_name(m->rkt), "delivery", m->err ? m->err : RD_KAFKA_RESP_ERR__FAIL);
 }
 
 /* Produces to topic (partition or RD_KAFKA_PARTITION_UA), taking `value` (malloc'd, or NULL for a
@@ -174,28 +198,27 @@ static void produce(metsd *d, const char *topic, int32_t partition, const void *
         }
     }
     rd_kafka_resp_err_t e;
-    while ((e = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                                  RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(value, len),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)) ==
+    while ((e = mets_failpoint("metsd.produce")
+                    ? RD_KAFKA_RESP_ERR__FAIL
+                    : rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                        RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE(value, len),
+                                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END)) ==
            RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(d->producer, 100);
     if (e) {
         free(value);
-        d->failed++;
-        mets_counter_inc(d->m_failed, 0);
-        say(3, "produce to %s: %s", topic, rd_kafka_err2str(e));
-        if (d->eos)
-            d->failed_in_txn = true;
+        output_failed(d, topic, "produce", e);
     }
 }
 
 static void print_alert(const mets_alert_event *e)
 {
     static const char *const states[] = {"", "raised", "updated", "cleared"};
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:b}", "alert_id", e->id, "stream_id",
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:b, s:b}", "alert_id", e->id, "stream_id",
                           e->stream_id, "group", e->group, "label", e->label, "state", states[e->state],
                           "probability", (double)e->probability, "onset_us", (json_int_t)e->onset_us,
-                          "window_end_us", (json_int_t)e->window_end_us, "technical", e->technical);
+                          "window_end_us", (json_int_t)e->window_end_us, "technical", e->technical, "stale",
+                          e->stale);
     json_dumpf(j, stdout, JSON_COMPACT | JSON_REAL_PRECISION(4));
     putchar('\n');
     fflush(stdout);
@@ -214,34 +237,62 @@ static unsigned tech_bits(unsigned flags)
 
 /* ---- scored batches out ---- */
 
-static void publish_alerts(metsd *d, const mets_batch *b, int i)
+/* Publishes the first n events of d->events (of one stream); frame_ts_ms: the Kafka timestamp of the frame
+ * that caused them, or -1 when no frame did (a lost signal). */
+static int send_events(metsd *d, int n, int64_t frame_ts_ms, mets_err *err)
+{
+    for (int k = 0; k < n; k++) {
+        const mets_alert_event *e = &d->events[k];
+        uint8_t *bytes;
+        size_t len;
+        if (mets_output_alert(e, &bytes, &len, err))
+            return err->code;
+        produce(d, d->cfg.kafka.topics.alerts, RD_KAFKA_PARTITION_UA, e->stream_id, strlen(e->stream_id), bytes, len);
+        if (d->print_alerts)
+            print_alert(e);
+        mets_counter_inc(d->m_alerts, e->state - 1);
+        if (frame_ts_ms >= 0)
+            mets_histogram_observe(d->m_latency, LATENCY_ALERT, (double)(wall_ms() - frame_ts_ms) / 1e3);
+        d->alerts++;
+    }
+    return 0;
+}
+
+static int publish_alerts(metsd *d, const mets_batch *b, int i, mets_err *err)
 {
     int L = d->labels->nlabels;
     const mets_batch_meta *m = &b->meta[i];
     mets_scored_window sw = {.stream_id = m->stream_id, .start_us = m->start_us, .end_us = m->end_us,
                              .prob = b->prob + (size_t)i * L, .cos = b->cos + (size_t)i * L,
                              .tech = tech_bits(m->flags)};
-    mets_err err;
-    int n = mets_alerter_push(d->alerter, &sw, d->events, mets_alerter_max_events(d->alerter), &err);
-    if (n < 0)
-        say(4, "alerts: %s", err.msg);
-    for (int k = 0; k < n; k++) {
-        uint8_t *bytes;
-        size_t len;
-        if (mets_output_alert(&d->events[k], &bytes, &len, &err) == 0)
-            produce(d, d->cfg.kafka.topics.alerts, RD_KAFKA_PARTITION_UA, sw.stream_id, strlen(sw.stream_id), bytes,
-                    len);
-        if (d->print_alerts)
-            print_alert(&d->events[k]);
-        mets_counter_inc(d->m_alerts, d->events[k].state - 1);
-        mets_histogram_observe(d->m_latency, LATENCY_ALERT, (double)(wall_ms() - m->frame_ts_ms) / 1e3);
-        d->alerts++;
-    }
+    int n = mets_alerter_push(d->alerter, &sw, d->events, mets_alerter_max_events(d->alerter), err);
+    return n < 0 ? n : send_events(d, n, m->frame_ts_ms, err);
+}
+
+/* One window's embedding and alerts, then its record as published (in that order: a window whose outputs
+ * are not all produced must not be recorded). */
+static int publish_window(metsd *d, const mets_batch *b, int i, mets_err *err)
+{
+    const mets_batch_meta *m = &b->meta[i];
+    int D = mets_ecgenc_dim(d->enc), rc;
+    uint8_t *bytes;
+    size_t len;
+    if ((rc = mets_output_embedding(m->stream_id, m->start_us, m->end_us, d->model_id, d->model_version,
+                                    b->emb + (size_t)i * D, D, &bytes, &len, err)))
+        return rc;
+    produce(d, d->cfg.kafka.topics.embeddings, RD_KAFKA_PARTITION_UA, m->stream_id, strlen(m->stream_id), bytes, len);
+    mets_histogram_observe(d->m_latency, LATENCY_EMBEDDING, (double)(wall_ms() - m->frame_ts_ms) / 1e3);
+    if ((rc = publish_alerts(d, b, i, err)))
+        return rc;
+    mets_recovery *r = m->partition < d->nparts ? d->rec[m->partition] : NULL;
+    return r ? mets_recovery_window_published(r, m->stream_id, m->end_us, err) : 0;
 }
 
 /* The embeddings and alerts of a scored batch, and what the state records say of its streams. */
 static void publish(metsd *d, mets_batch *b)
 {
+    if (d->exit_code)
+        return; /* nothing more is committed: the restart redoes it */
     double t0 = now();
     mets_histogram_observe(d->m_stage, STAGE_ENCODE, b->scored - b->submitted);
     if (b->rc) { /* a bug, not bad input: restart and redo from the last commit */
@@ -249,22 +300,13 @@ static void publish(metsd *d, mets_batch *b)
         fatal(d);
         return;
     }
-    int D = mets_ecgenc_dim(d->enc);
     mets_err err;
-    for (int i = 0; i < b->n; i++) {
-        const mets_batch_meta *m = &b->meta[i];
-        uint8_t *bytes;
-        size_t len;
-        if (mets_output_embedding(m->stream_id, m->start_us, m->end_us, d->model_id, d->model_version,
-                                  b->emb + (size_t)i * D, D, &bytes, &len, &err) == 0)
-            produce(d, d->cfg.kafka.topics.embeddings, RD_KAFKA_PARTITION_UA, m->stream_id, strlen(m->stream_id),
-                    bytes, len);
-        mets_histogram_observe(d->m_latency, LATENCY_EMBEDDING, (double)(wall_ms() - m->frame_ts_ms) / 1e3);
-        publish_alerts(d, b, i);
-        if (m->partition < d->nparts && d->rec[m->partition] &&
-            mets_recovery_window_published(d->rec[m->partition], m->stream_id, m->end_us, &err))
-            say(3, "%s", err.msg);
-    }
+    for (int i = 0; i < b->n; i++)
+        if (publish_window(d, b, i, &err)) { /* no bad input fails here: the restart redoes the window */
+            say(2, "publishing a window of %s: %s", b->meta[i].stream_id, err.msg);
+            fatal(d);
+            return;
+        }
     d->windows += b->n;
     mets_counter_add(d->m_windows, 0, (uint64_t)b->n);
     mets_histogram_observe(d->m_stage, STAGE_PUBLISH, now() - t0);
@@ -324,10 +366,25 @@ static void dead_letter(metsd *d, const rd_kafka_message_t *m, mets_frame_reason
     size_t len;
     mets_err err;
     if (mets_output_dead_letter(m->payload, m->len, rd_kafka_topic_name(m->rkt), m->partition, m->offset, why, text,
-                                &bytes, &len, &err) == 0)
-        produce(d, d->cfg.kafka.topics.dead_letter, RD_KAFKA_PARTITION_UA, m->key, m->key_len, bytes, len);
+                                &bytes, &len, &err)) {
+        say(2, "dead letter of partition %d offset %lld: %s", m->partition, (long long)m->offset, err.msg);
+        fatal(d);
+        return;
+    }
+    produce(d, d->cfg.kafka.topics.dead_letter, RD_KAFKA_PARTITION_UA, m->key, m->key_len, bytes, len);
     mets_counter_inc(d->m_dead, (int)why);
     d->dead++;
+}
+
+/* A stream's signal lost (lost, at its last sample's end) or back (at the new frame's start): the alert
+ * events, and its state record to write again. */
+static int signal_change(metsd *d, mets_recovery *r, const char *stream_id, bool lost, int64_t at_us,
+                         int64_t frame_ts_ms, mets_err *err)
+{
+    int n = mets_alerter_signal(d->alerter, stream_id, lost, at_us, d->events, mets_alerter_max_events(d->alerter), err);
+    if (n > 0)
+        mets_recovery_alerts_changed(r, stream_id);
+    return n <= 0 ? n : send_events(d, n, frame_ts_ms, err);
 }
 
 static void handle(metsd *d, const rd_kafka_message_t *m)
@@ -345,7 +402,11 @@ static void handle(metsd *d, const rd_kafka_message_t *m)
     rd_kafka_timestamp_type_t tstype;
     d->cur_part = m->partition, d->cur_ts_ms = rd_kafka_message_timestamp(m, &tstype);
     if (mets_frame_decode(m->payload, m->len, &d->frame, &why, &err) == 0) {
-        if (mets_recovery_frame(r, d->frame.stream_id, d->frame.t0_us, d->cur_ts_ms * 1000, m->offset, &feed, &err)) {
+        /* Only a new frame brings a lost signal back: a replayed one was there before the loss (a loss that
+         * a later frame cleared is not in the committed state). */
+        if (mets_recovery_frame(r, d->frame.stream_id, d->frame.t0_us, mets_frame_end_us(&d->frame),
+                                d->cur_ts_ms * 1000, m->offset, &feed, &err) ||
+            (is_new && signal_change(d, r, d->frame.stream_id, false, d->frame.t0_us, d->cur_ts_ms, &err) < 0)) {
             say(2, "%s", err.msg);
             fatal(d);
             return;
@@ -580,6 +641,21 @@ static int state_sink(void *ctx, const void *key, size_t klen, const void *value
     return 0;
 }
 
+typedef struct loss_ctx {
+    metsd *d;
+    mets_err err;
+} loss_ctx;
+
+static int on_silent(void *ctx, const char *stream_id, int64_t end_us)
+{
+    loss_ctx *c = ctx;
+    int n = mets_alerter_signal(c->d->alerter, stream_id, true, end_us, c->d->events,
+                                mets_alerter_max_events(c->d->alerter), &c->err);
+    if (n > 0 && send_events(c->d, n, -1, &c->err))
+        return c->err.code;
+    return n > 0 ? 1 : n;
+}
+
 static void flush_idle(void *ctx, const char *stream_id)
 {
     metsd *d = ctx;
@@ -593,6 +669,8 @@ static bool txn_commit(metsd *d, rd_kafka_topic_partition_list_t *offsets)
     rd_kafka_error_t *e = NULL;
     if (d->failed_in_txn)
         return txn_failed(d, rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "an output was refused"), "produce");
+    if (mets_failpoint("metsd.commit"))
+        return txn_failed(d, rd_kafka_error_new(RD_KAFKA_RESP_ERR__TIMED_OUT, "injected failure"), "commit");
     for (int tries = 0; tries < 5; tries++) {
         if (offsets->cnt) {
             rd_kafka_consumer_group_metadata_t *g = rd_kafka_consumer_group_metadata(d->consumer);
@@ -614,15 +692,100 @@ static bool txn_commit(metsd *d, rd_kafka_topic_partition_list_t *offsets)
     return true;
 }
 
-static void update_lag(metsd *d, const rd_kafka_topic_partition_list_t *offsets)
+/* librdkafka's statistics of the consumer (its STATISTICS.md), every second on this thread: which brokers
+ * answer, and per assigned frames partition whether everything up to its last stable offset has been
+ * handled while its leader answers, i.e. whether the partition's clock may run on (pipeline/recovery.h). */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
-    for (int i = 0; i < offsets->cnt; i++) {
-        int64_t lo, hi;
-        int32_t p = offsets->elems[i].partition;
-        if (d->m_lag && p < MAX_LAG_PARTITIONS &&
-            !rd_kafka_get_watermark_offsets(d->consumer, d->cfg.kafka.topics.frames, p, &lo, &hi) && hi >= 0)
-            mets_gauge_set(d->m_lag, p, (double)(hi - offsets->elems[i].offset));
+    enum { MAX_BROKERS = 64 };
+    metsd *d = opaque;
+    (void)rk;
+    json_t *root = json_loadb(json, len, 0, NULL), *b, *p;
+    if (!root)
+        return 0;
+    json_int_t ts = json_integer_value(json_object_get(root, "ts")), dt = d->stats_ts ? ts - d->stats_ts : 0;
+    d->stats_ts = ts;
+    struct {
+        json_int_t id, rxidle;
+    } up[MAX_BROKERS];
+    int nup = 0, nodes = 0;
+    const char *key;
+    json_object_foreach(json_object_get(root, "brokers"), key, b) {
+        const char *state = json_string_value(json_object_get(b, "state"));
+        json_int_t rx = json_integer_value(json_object_get(b, "rxidle"));
+        if (state && !strcmp(state, "UP") && rx >= 0 && rx < BROKER_CONTACT_US && nup < MAX_BROKERS) {
+            up[nup].id = json_integer_value(json_object_get(b, "nodeid")), up[nup].rxidle = rx;
+            nodes += up[nup++].id >= 0; /* not a bootstrap connection */
+        }
     }
+    if (nup)
+        atomic_store(&d->last_contact, now_ms());
+    mets_gauge_set(d->m_brokers, 0, nodes);
+    json_t *parts = json_object_get(json_object_get(json_object_get(root, "topics"), d->cfg.kafka.topics.frames),
+                                    "partitions");
+    json_object_foreach(parts, key, p) {
+        json_int_t part = json_integer_value(json_object_get(p, "partition")), leader;
+        if (part < 0 || part >= d->nparts || !d->rec[part])
+            continue;
+        leader = json_integer_value(json_object_get(p, "leader"));
+        bool answers = false;
+        for (int i = 0; i < nup; i++)
+            answers |= up[i].id == leader && up[i].rxidle < LEADER_CONTACT_US;
+        json_int_t ls = json_integer_value(json_object_get(p, "ls_offset"));
+        if (answers && ls >= 0 && json_integer_value(json_object_get(p, "fetchq_cnt")) == 0 &&
+            json_integer_value(json_object_get(p, "next_offset")) >= ls)
+            mets_recovery_quiet(d->rec[part], dt);
+        int64_t done = mets_recovery_next_offset(d->rec[part]);
+        if (part < MAX_LAG_PARTITIONS && ls >= 0) {
+            mets_gauge_set(d->m_lag, (int)part, (double)(ls > done ? ls - (done > 0 ? done : 0) : 0));
+            mets_gauge_set(d->m_lag_stale, (int)part, !answers);
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+/* At least once: what was produced is delivered, or else the work since the last commit is redone (outputs
+ * then repeat, with the same ids, but none is lost). */
+static bool alo_delivered(metsd *d, const char *what)
+{
+    rd_kafka_resp_err_t e = rd_kafka_flush(d->producer, KAFKA_TIMEOUT_MS);
+    if (!e && !d->undelivered)
+        return true;
+    if (e)
+        say(3, "%s not delivered within %d s: redoing the work since the last commit", what, KAFKA_TIMEOUT_MS / 1000);
+    else
+        say(3, "%ld %s not delivered: redoing the work since the last commit", d->undelivered, what);
+    d->undelivered = 0;
+    if (!d->revoking) /* revoked partitions are the next owner's to redo */
+        rewind_all(d);
+    return false;
+}
+
+/* At least once: the state records delivered, then the offsets committed. */
+static bool alo_commit(metsd *d, const rd_kafka_topic_partition_list_t *offsets)
+{
+    if (!alo_delivered(d, "state records"))
+        return false;
+    rd_kafka_resp_err_t e = rd_kafka_commit(d->consumer, offsets, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        say(4, "commit: %s", rd_kafka_err2str(e)); /* the next commit takes these offsets along */
+        return false;
+    }
+    return true;
+}
+
+/* The gauges of raised alerts, from the alerter's counts. */
+static void update_raised(metsd *d)
+{
+    double by_priority[METS_PRIORITY_HIGH + 1] = {0};
+    for (int i = 0; i < mets_alerter_max_events(d->alerter); i++) {
+        int priority, n = mets_alerter_raised(d->alerter, i, NULL, NULL, &priority);
+        mets_gauge_set(d->m_raised, i, n);
+        by_priority[priority] += n;
+    }
+    for (int p = 0; p <= METS_PRIORITY_HIGH; p++)
+        mets_gauge_set(d->m_raised_priority, p, by_priority[p]);
 }
 
 /* Outputs, the state records that describe them and the input offsets, committed together. */
@@ -637,6 +800,16 @@ static void commit(metsd *d)
             mets_recovery_sweep(d->rec[p], flush_idle, d);
         }
     drain(d);
+    /* After the drain: a stream's last windows go out before its signal is declared lost. */
+    loss_ctx lc = {d, {0}};
+    int64_t loss_us = llround(d->cfg.streams.signal_loss_s * 1e6);
+    for (int32_t p = 0; p < d->nparts && !d->exit_code; p++)
+        if (d->rec[p] && mets_recovery_silent(d->rec[p], loss_us, on_silent, &lc)) {
+            say(2, "signal loss: %s", lc.err.msg);
+            fatal(d);
+        }
+    if (!d->eos && !d->exit_code && !alo_delivered(d, "outputs"))
+        return; /* no state record may describe an output that is not delivered */
     mets_err err;
     for (int32_t p = 0; p < d->nparts && !d->exit_code; p++) {
         d->cur_part = p;
@@ -648,19 +821,11 @@ static void commit(metsd *d)
     if (d->exit_code)
         return;
     rd_kafka_topic_partition_list_t *offsets = positions(d);
-    if (d->eos) {
-        if (d->in_txn && txn_commit(d, offsets))
-            update_lag(d, offsets);
-    } else if (offsets->cnt) {
-        rd_kafka_resp_err_t e = rd_kafka_flush(d->producer, KAFKA_TIMEOUT_MS);
-        if (e)
-            say(3, "outputs not delivered within %d s: offsets not committed", KAFKA_TIMEOUT_MS / 1000);
-        else if ((e = rd_kafka_commit(d->consumer, offsets, 0)))
-            say(4, "commit: %s", rd_kafka_err2str(e));
-        else
-            update_lag(d, offsets);
-    }
+    bool done = d->eos ? !d->in_txn || txn_commit(d, offsets) : !offsets->cnt || alo_commit(d, offsets);
+    if (done)
+        atomic_store(&d->last_committed, now_ms());
     rd_kafka_topic_partition_list_destroy(offsets);
+    update_raised(d);
     mets_window_stats ws = mets_windower_stats(d->win);
     const uint64_t counts[7] = {ws.duplicates, ws.reordered,    ws.gaps_bridged,   ws.overlaps,
                                 ws.seq_resets, ws.restarts_gap, ws.restarts_format};
@@ -765,8 +930,11 @@ static int open_kafka(metsd *d, const char *instance)
                                         {"partition.assignment.strategy", "range"}};
     /* Static membership (KIP-345): a restarted instance takes its partitions back at once, with no
      * rebalance; one that stays away loses them after session.timeout.ms. */
+    int nc = 6;
     if (!user_sets(d, "group.instance.id"))
-        consumer_props[6][0] = "group.instance.id", consumer_props[6][1] = txn_id;
+        consumer_props[nc][0] = "group.instance.id", consumer_props[nc++][1] = txn_id;
+    if (!user_sets(d, "statistics.interval.ms")) /* on_stats: broker contact, the partitions' clocks */
+        consumer_props[nc][0] = "statistics.interval.ms", consumer_props[nc++][1] = "1000";
     const char *reader_props[][2] = {{"group.id", group},
                                      {"enable.auto.commit", "false"},
                                      {"enable.partition.eof", "true"},
@@ -781,6 +949,7 @@ static int open_kafka(metsd *d, const char *instance)
     }
     if (cc) {
         rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+        rd_kafka_conf_set_stats_cb(cc, on_stats);
         rd_kafka_conf_set_opaque(cc, d);
     }
     if (!pc || !cc || !rc || !(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr)) ||
@@ -909,16 +1078,63 @@ static int open_pipeline(metsd *d, mets_err *err)
     return size_events(d, err);
 }
 
+/* What /healthz says, and whether the watchdog is pinged. */
 static bool healthy(void *ctx, char *reason, size_t size)
 {
     metsd *d = ctx;
-    long idle = (long)now() - atomic_load(&d->last_turn);
-    double stuck = mets_workers_oldest_age(d->workers);
+    long t = now_ms();
+    double idle = (t - atomic_load(&d->last_turn)) / 1e3, stuck = mets_workers_oldest_age(d->workers);
+    double silent = (t - atomic_load(&d->last_contact)) / 1e3, waiting = (t - atomic_load(&d->last_committed)) / 1e3;
     if (idle > STUCK_S)
-        snprintf(reason, size, "the consuming loop has not turned for %ld s", idle);
+        snprintf(reason, size, "the consuming loop has not turned for %.0f s", idle);
     else if (stuck > STUCK_S)
         snprintf(reason, size, "a batch of windows has been scoring for %.0f s", stuck);
-    return idle <= STUCK_S && stuck <= STUCK_S;
+    else if (silent > d->cfg.health.broker_timeout_s)
+        snprintf(reason, size, "no Kafka broker has answered for %.0f s", silent);
+    else if (waiting > d->cfg.health.commit_timeout_s)
+        snprintf(reason, size, "outputs have waited %.0f s for a commit that succeeds", waiting);
+    else
+        return true;
+    return false;
+}
+
+/* Figures read when scraped: ages of the last broker answer and of the last commit. */
+static void collect_ages(FILE *out, void *ctx)
+{
+    metsd *d = ctx;
+    long t = now_ms();
+    fprintf(out,
+            "# HELP mets_kafka_contact_age_seconds seconds since a Kafka broker last answered\n"
+            "# TYPE mets_kafka_contact_age_seconds gauge\nmets_kafka_contact_age_seconds %.3f\n"
+            "# HELP mets_commit_age_seconds seconds since no output was waiting for a commit (one succeeded, or "
+            "there was nothing to commit)\n"
+            "# TYPE mets_commit_age_seconds gauge\nmets_commit_age_seconds %.3f\n",
+            (t - atomic_load(&d->last_contact)) / 1e3, (t - atomic_load(&d->last_committed)) / 1e3);
+}
+
+static void free_names(char **names, const mets_alerter *a)
+{
+    for (int i = 0; names && i < mets_alerter_max_events(a); i++)
+        free(names[i]);
+    free(names);
+}
+
+/* "group/label" of every label of the alerter (mets_alerter_raised's order), or NULL. */
+static char **alert_names(const mets_alerter *a)
+{
+    int n = mets_alerter_max_events(a);
+    char **names = calloc((size_t)n, sizeof *names);
+    for (int i = 0; names && i < n; i++) {
+        const char *group, *name;
+        mets_alerter_raised(a, i, &group, &name, NULL);
+        size_t len = strlen(group) + strlen(name) + 2;
+        if (!(names[i] = malloc(len))) {
+            free_names(names, a);
+            return NULL;
+        }
+        snprintf(names[i], len, "%s/%s", group, name);
+    }
+    return names;
 }
 
 /* Prometheus metrics, served on metrics.listen when metrics.enabled. */
@@ -962,7 +1178,28 @@ static int open_metrics(metsd *d, mets_err *err)
                                                     "the frame that completed a window to its output being produced",
                                                     "output", outputs, 2, lat, 14, err)))
         return err->code;
-    atomic_store(&d->last_turn, (long)now());
+    static const char *const priorities[] = {"low", "medium", "high"}, *const version[] = {METS_VERSION};
+    char **names = alert_names(d->alerter);
+    mets_gauge *build;
+    if (!names || !(d->m_raised = mets_metrics_add_gauge(m, "mets_alerts_raised", "alerts raised now over every "
+                                                         "stream, by group/label", "alert", (const char *const *)names,
+                                                         mets_alerter_max_events(d->alerter), err)) ||
+        !(d->m_raised_priority = mets_metrics_add_gauge(m, "mets_alerts_raised_by_priority", "alerts raised now "
+                                                        "over every stream, by priority", "priority", priorities, 3,
+                                                        err)) ||
+        !(d->m_brokers = mets_metrics_add_gauge(m, "mets_kafka_brokers_answering", "Kafka brokers that answered "
+                                                "within the last 5 s", NULL, NULL, 0, err)) ||
+        !(build = mets_metrics_add_gauge(m, "mets_build_info", "always 1: the version of metsd", "version", version,
+                                         1, err)) ||
+        mets_metrics_add_collector(m, "ages", collect_ages, d, err) ||
+        mets_metrics_add_collector(m, "process", mets_metrics_process, NULL, err)) {
+        free_names(names, d->alerter);
+        return names ? err->code : mets_err_set(err, METS_ENOMEM, "out of memory");
+    }
+    free_names(names, d->alerter);
+    mets_gauge_set(build, 0, 1);
+    long t = now_ms();
+    atomic_store(&d->last_turn, t), atomic_store(&d->last_contact, t), atomic_store(&d->last_committed, t);
     if (!d->cfg.metrics.enabled)
         return 0;
     if (!(d->http = mets_metrics_server_start(m, d->cfg.metrics.listen, healthy, d, err)))
@@ -971,7 +1208,7 @@ static int open_metrics(metsd *d, mets_err *err)
     return 0;
 }
 
-/* The lag gauge, once the frames topic's partitions are known. */
+/* The lag gauges, once the frames topic's partitions are known. */
 static int open_lag_metric(metsd *d, mets_err *err)
 {
     static char names[MAX_LAG_PARTITIONS][8];
@@ -981,9 +1218,14 @@ static int open_lag_metric(metsd *d, mets_err *err)
         snprintf(names[i], sizeof names[i], "%d", i);
         parts[i] = names[i];
     }
-    d->m_lag = mets_metrics_add_gauge(d->metrics, "mets_consumer_lag", "frames not yet processed, per frames "
-                                      "partition (at the last commit)", "partition", parts, np, err);
-    return d->m_lag ? 0 : err->code;
+    if (!(d->m_lag = mets_metrics_add_gauge(d->metrics, "mets_consumer_lag", "frames not yet processed, per frames "
+                                            "partition (up to its last stable offset, every second)", "partition",
+                                            parts, np, err)) ||
+        !(d->m_lag_stale = mets_metrics_add_gauge(d->metrics, "mets_consumer_lag_stale", "1 while the partition's "
+                                                  "leader does not answer: its lag is as last known", "partition",
+                                                  parts, np, err)))
+        return err->code;
+    return 0;
 }
 
 /* Whether two configurations give every label the same alert policy. */
@@ -1065,8 +1307,14 @@ static void reload(metsd *d, const char *path)
     if (alerter) {
         mets_alerter *old = d->alerter;
         d->alerter = alerter, alerter = old;
-        if (size_events(d, &err))
-            say(3, "%s", err.msg);
+        char **names = alert_names(d->alerter);
+        if (size_events(d, &err) || !names ||
+            mets_metrics_relabel_gauge(d->metrics, d->m_raised, (const char *const *)names,
+                                       mets_alerter_max_events(d->alerter), &err)) {
+            say(2, "reload: %s", names ? err.msg : "out of memory");
+            fatal(d); /* the alerter is swapped already: a restart starts from the new configuration whole */
+        }
+        free_names(names, d->alerter);
     }
     memcpy(d->prompt_set_version, prompts, sizeof prompts);
     mets_config tmp = d->cfg; /* what a reload applies (docs/config.md); the rest was checked unchanged */
@@ -1123,7 +1371,7 @@ static void run(metsd *d, const char *path)
             reload(d, path);
             sd_notify(0, "READY=1");
         }
-        atomic_store(&d->last_turn, (long)now());
+        atomic_store(&d->last_turn, now_ms());
         if (now() - last_ping >= 1.0 && healthy(d, reason, sizeof reason)) {
             sd_notify(0, "WATCHDOG=1");
             last_ping = now();

@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
-enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM };
+enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM, KIND_COLLECTOR };
 static const char *const kind_names[] = {"counter", "gauge", "histogram"};
 
 /* One metric family. Values are 64-bit atomics: counts as integers, gauges and sums as the bits of a
@@ -31,6 +34,8 @@ typedef struct family {
     /* counter, gauge: one cell a child; histogram: n_bounds + 1 non-cumulative bucket counts a child */
     _Atomic uint64_t *cells;
     _Atomic uint64_t *sums; /* histogram: one a child */
+    mets_metrics_collector collect; /* KIND_COLLECTOR: writes its families itself */
+    void *ctx;
 } family;
 
 /* The public handles are a family and nothing else, so a family pointer converts to them; distinct types
@@ -219,6 +224,41 @@ mets_histogram *mets_metrics_add_histogram(mets_metrics *m, const char *name, co
                                         err);
 }
 
+int mets_metrics_add_collector(mets_metrics *m, const char *name, mets_metrics_collector collect, void *ctx,
+                               mets_err *err)
+{
+    family *f = add_family(m, KIND_COLLECTOR, name, NULL, NULL, NULL, 0, NULL, 0, err);
+    if (!f)
+        return err->code;
+    f->collect = collect, f->ctx = ctx;
+    return 0;
+}
+
+int mets_metrics_relabel_gauge(mets_metrics *m, mets_gauge *g, const char *const *values, int n_values,
+                               mets_err *err)
+{
+    family *f = &g->f, nf = {0};
+    if (check_labels(f->name, KIND_GAUGE, f->label, values, n_values, err))
+        return err->code;
+    if (family_fill(&nf, f->name, f->help, f->label, values, n_values, NULL, 0)) {
+        free(nf.name), free(nf.help), free(nf.label), free(nf.cells);
+        for (int i = 0; nf.values && i < n_values; i++)
+            free(nf.values[i]);
+        free(nf.values);
+        return mets_err_set(err, METS_ENOMEM, "metric %s: out of memory", f->name);
+    }
+    pthread_mutex_lock(&m->lock); /* no scrape sees it half swapped */
+    char **values_old = f->values;
+    _Atomic uint64_t *cells_old = f->cells;
+    int n_old = f->n_children;
+    f->values = nf.values, f->cells = nf.cells, f->n_children = nf.n_children;
+    pthread_mutex_unlock(&m->lock);
+    for (int i = 0; i < n_old; i++)
+        free(values_old[i]);
+    free(values_old), free(cells_old), free(nf.name), free(nf.help), free(nf.label);
+    return 0;
+}
+
 /* ---- updates ---- */
 
 static uint64_t double_bits(double v)
@@ -371,7 +411,10 @@ int mets_metrics_render(mets_metrics *m, char **text, size_t *len, mets_err *err
         return mets_err_set(err, METS_ENOMEM, "metrics: out of memory");
     pthread_mutex_lock(&m->lock);
     for (const family *f = m->head; f; f = f->next)
-        put_family(out, f);
+        if (f->kind == KIND_COLLECTOR)
+            f->collect(out, f->ctx);
+        else
+            put_family(out, f);
     pthread_mutex_unlock(&m->lock);
     bool failed = ferror(out);
     if (fclose(out) || failed) {
@@ -381,6 +424,68 @@ int mets_metrics_render(mets_metrics *m, char **text, size_t *len, mets_err *err
         return mets_err_set(err, METS_ENOMEM, "metrics: out of memory rendering");
     }
     return 0;
+}
+
+/* ---- the process ---- */
+
+/* /proc/self/stat's fields from the 14th on (after the command name, which may hold spaces). */
+static bool read_stat(unsigned long long *utime, unsigned long long *stime, unsigned long long *start,
+                      unsigned long long *vsize, long long *rss)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+     * priority nice threads itrealvalue starttime vsize rss */
+    return p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu "
+                              "%llu %lld", utime, stime, start, vsize, rss) == 5;
+}
+
+static int open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    int n = 0;
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        n += e->d_name[0] != '.';
+    if (dir)
+        closedir(dir);
+    return n - (dir != NULL); /* not the directory's own */
+}
+
+void mets_metrics_process(FILE *out, void *ctx)
+{
+    (void)ctx;
+    unsigned long long utime, stime, start, vsize;
+    long long rss;
+    double tick = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE), boot = 0;
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "btime %lf", &boot) == 1)
+            break;
+    if (f)
+        fclose(f);
+    struct rlimit lim;
+    if (read_stat(&utime, &stime, &start, &vsize, &rss))
+        fprintf(out,
+                "# HELP process_cpu_seconds_total user and system CPU time spent, in seconds\n"
+                "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+                "# HELP process_resident_memory_bytes resident memory size in bytes\n"
+                "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %.0f\n"
+                "# HELP process_virtual_memory_bytes virtual memory size in bytes\n"
+                "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %llu\n"
+                "# HELP process_start_time_seconds start time of the process since the Unix epoch, in seconds\n"
+                "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.2f\n",
+                (double)(utime + stime) / tick, (double)rss * page, vsize, boot + (double)start / tick);
+    fprintf(out, "# HELP process_open_fds open file descriptors\n# TYPE process_open_fds gauge\nprocess_open_fds %d\n",
+            open_fds());
+    if (!getrlimit(RLIMIT_NOFILE, &lim))
+        fprintf(out, "# HELP process_max_fds the most open file descriptors\n# TYPE process_max_fds gauge\n"
+                     "process_max_fds %.0f\n", lim.rlim_cur == RLIM_INFINITY ? -1.0 : (double)lim.rlim_cur);
 }
 
 /* ---- HTTP endpoint ---- */

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -54,6 +55,21 @@ mets_gauge *mets_metrics_add_gauge(mets_metrics *m, const char *name, const char
 mets_histogram *mets_metrics_add_histogram(mets_metrics *m, const char *name, const char *help, const char *label,
                                            const char *const *values, int n_values, const double *bounds,
                                            int n_bounds, mets_err *err);
+
+/* A family (or several) that writes itself at every scrape, on the server's thread, in the text format with
+ * its own HELP and TYPE lines: for values read when asked (process figures, ages of events). `name` only
+ * keeps it apart from others. */
+typedef void (*mets_metrics_collector)(FILE *out, void *ctx);
+int mets_metrics_add_collector(mets_metrics *m, const char *name, mets_metrics_collector collect, void *ctx,
+                               mets_err *err);
+/* The standard process_* metrics of Prometheus clients (CPU, memory, start time, file descriptors), from
+ * /proc: a collector. */
+void mets_metrics_process(FILE *out, void *ctx);
+
+/* Gives a gauge another set of label values (all children start at 0): for a label set that a reload
+ * changes. Call it from the thread that updates the gauge. */
+int mets_metrics_relabel_gauge(mets_metrics *m, mets_gauge *g, const char *const *values, int n_values,
+                               mets_err *err);
 
 /* Updates; `i` is the label value's index (0 for a metric without label). */
 void mets_counter_add(mets_counter *c, int i, uint64_t n);

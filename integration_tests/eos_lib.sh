@@ -73,6 +73,21 @@ wait_settled() {
   fail "the embeddings of $name did not settle (last count $last, expected at least $least)"
 }
 
+# Waits until run NAME has raised technical/signal_lost for every bed: its last outputs once the recordings
+# end (streams.signal_loss_s of silence, counted again after a restart), in an undisturbed run and a
+# disturbed one alike, so both are compared with them.
+wait_signal_lost() {
+  local name=$1 n=0
+  for _ in $(seq 60); do
+    n=$(timeout 60 "$METS" tail --bootstrap "$bootstrap" --alerts -t "$name.alerts" --from-beginning -e 2>/dev/null |
+      python3 -c 'import json, sys
+print(len({a["stream_id"] for a in map(json.loads, sys.stdin) if a["label"] == "signal_lost" and a["state"] == "raised"}))')
+    [ "$n" -ge "$EOS_BEDS" ] && return 0
+    sleep 2
+  done
+  fail "signal_lost raised for $n of the $EOS_BEDS beds of $name"
+}
+
 # What read_committed consumers see of run NAME, into $work/NAME/.
 eos_dump() {
   local name=$1 kind

@@ -37,6 +37,8 @@ wait "$replay_pid" || fail "replay: $(cat "$work/replay.log")"
 wait_settled ref
 expected=$(committed_count ref.embeddings)
 wait_settled crash "$((expected - 2 * EOS_BEDS))"
+wait_signal_lost ref
+wait_signal_lost crash
 kill -TERM "$crash_pid"
 wait "$crash_pid" || fail "metsd exited $? on SIGTERM"
 eos_dump ref

@@ -36,6 +36,8 @@ wait "$replay_pid" || fail "replay: $(cat "$work/replay.log")"
 wait_settled ref
 expected=$(committed_count ref.embeddings)
 wait_settled rb "$((expected - 2 * EOS_BEDS))"
+wait_signal_lost ref
+wait_signal_lost rb
 for m in c d; do
   kill -TERM "${member[$m]}"
   wait "${member[$m]}" || fail "metsd $m exited $? on SIGTERM"

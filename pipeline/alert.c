@@ -1,6 +1,6 @@
 /* The alert state machine (alert.h has the rules).
  *
- * State bytes of one stream, little-endian, version 1:
+ * State bytes of one stream, little-endian, version 2:
  *     "MALS" u16 version u16 nlabels (clinical + technical) u64 label-set fingerprint
  *     u8 id length, id bytes, i64 last window start, u32 window count, i64 starts[METS_ALERT_MAX_N]
  *     per label: u32 history, u32 below run, u8 raised, f32 last sent probability,
@@ -12,14 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "failpoint.h"
+
 #define STATE_MAGIC "MALS"
-#define STATE_VERSION 1
+#define STATE_VERSION 2 /* 2: the technical label signal_lost */
 #define STATE_HEADER (4 + 2 + 2 + 8 + 1 + METS_ALERT_MAX_ID + 8 + 4 + 8 * METS_ALERT_MAX_N)
 #define STATE_LABEL (4 + 4 + 1 + 4 + 8 + 8 + 8)
 #define US_PER_S 1e6
 
-static const char *const tech_names[METS_ALERT_NTECH] = {"lead_off", "flat_signal", "saturation", "signal_gap",
-                                                                 "noisy_signal"};
+static const char *const tech_names[METS_ALERT_NTECH] = {"lead_off",   "flat_signal",  "saturation",
+                                                         "signal_gap", "noisy_signal", "signal_lost"};
 
 /* A policy in the units the state machine compares in. */
 typedef struct rule {
@@ -60,6 +62,7 @@ struct mets_alerter {
     int nclinical, nlabels;
     label_info *labels;
     uint64_t fingerprint; /* of the label names, so state is not restored into another label set */
+    int *raised;          /* [nlabels]: streams with the label raised */
     stream **buckets;
     int nbuckets, nstreams; /* nbuckets a power of two */
 };
@@ -150,14 +153,15 @@ static rule rule_of(const mets_alert_policy *p)
                   .realert_us = llround(p->realert_interval_s * US_PER_S)};
 }
 
-/* Technical conditions are 1 when present and 0 when absent, through the same machine as clinical labels. */
-static rule tech_rule(const mets_alert_params *p)
+/* Technical conditions are 1 when present and 0 when absent, through the same machine as clinical labels.
+ * A lost signal is the most urgent of them: nothing at all is being watched. */
+static rule tech_rule(const mets_alert_params *p, int t)
 {
     return (rule){.enabled = true,
                   .raise_k = p->tech_raise_windows,
                   .raise_n = p->tech_raise_windows,
                   .clear_m = p->tech_clear_windows,
-                  .priority = p->tech_priority,
+                  .priority = t == METS_ALERT_TECH_SIGNAL_LOST ? METS_PRIORITY_HIGH : p->tech_priority,
                   .raise_p = 1,
                   .clear_p = 0.5,
                   .min_duration_us = 0,
@@ -202,7 +206,7 @@ static int add_labels(mets_alerter *a, const mets_alert_label *labels, mets_err 
         li->name = strdup(tech ? tech_names[i - a->nclinical] : labels[i].name);
         if (!li->group || !li->name)
             return mets_err_set(err, METS_ENOMEM, "alerter: out of memory");
-        li->r = tech ? tech_rule(&a->p) : rule_of(labels[i].policy);
+        li->r = tech ? tech_rule(&a->p, i - a->nclinical) : rule_of(labels[i].policy);
         li->group_id = tech ? -1 : i;
         for (int j = 0; j < i && !tech; j++)
             if (!strcmp(a->labels[j].group, li->group))
@@ -238,9 +242,10 @@ mets_alerter *mets_alerter_new(const mets_alert_params *p, const mets_alert_labe
     a->nbuckets = 16;
     a->labels = calloc(a->nlabels, sizeof *a->labels);
     a->buckets = calloc(a->nbuckets, sizeof *a->buckets);
+    a->raised = calloc(a->nlabels, sizeof *a->raised);
     a->p.model_version = a->model_version = strdup(p->model_version);
     a->p.prompt_set_version = a->prompt_set_version = strdup(p->prompt_set_version);
-    if (!a->labels || !a->buckets || !a->model_version || !a->prompt_set_version) {
+    if (!a->labels || !a->buckets || !a->raised || !a->model_version || !a->prompt_set_version) {
         mets_err_set(err, METS_ENOMEM, "alerter: out of memory");
         mets_alerter_free(a);
         return NULL;
@@ -277,6 +282,7 @@ void mets_alerter_free(mets_alerter *a)
     }
     free(a->labels);
     free(a->buckets);
+    free(a->raised);
     free(a->model_version);
     free(a->prompt_set_version);
     free(a);
@@ -343,11 +349,20 @@ static int stream_new(const mets_alerter *a, const char *id, stream **out, mets_
     return 0;
 }
 
+/* Adds sign to the raised counts of the labels s has raised. */
+static void count_raised(mets_alerter *a, const stream *s, int sign)
+{
+    for (int i = 0; i < a->nlabels; i++)
+        a->raised[i] += sign * s->st[i].raised;
+}
+
 /* Puts s in the table in place of a stream of the same id, if any. */
 static void stream_install(mets_alerter *a, stream *s)
 {
     stream **sp = find_slot(a, s->id, s->hash);
+    count_raised(a, s, 1);
     if (*sp) {
+        count_raised(a, *sp, -1);
         s->next = (*sp)->next;
         free(*sp);
         *sp = s;
@@ -366,6 +381,7 @@ int mets_alerter_drop(mets_alerter *a, const char *stream_id)
         return METS_ENOTFOUND;
     stream *s = *sp;
     *sp = s->next;
+    count_raised(a, s, -1);
     free(s);
     a->nstreams--;
     return 0;
@@ -385,7 +401,7 @@ static int check_window(const mets_alerter *a, const mets_scored_window *w, mets
         return mets_err_set(err, METS_EINVAL, "alerter: stream id missing or longer than %d bytes", METS_ALERT_MAX_ID);
     if (w->end_us <= w->start_us)
         return mets_err_set(err, METS_EINVAL, "alerter: %s: window ends before it starts", w->stream_id);
-    if (w->tech >> METS_ALERT_NTECH)
+    if (w->tech >> METS_ALERT_TECH_SIGNAL_LOST)
         return mets_err_set(err, METS_EINVAL, "alerter: %s: unknown technical bits 0x%x", w->stream_id, w->tech);
     if (!w->tech && (!w->prob || !w->cos))
         return mets_err_set(err, METS_EINVAL, "alerter: %s: a window without faults must have scores", w->stream_id);
@@ -434,7 +450,7 @@ static void emit(const mets_alerter *a, int i, const label_state *st, const mets
                              .priority = li->r.priority,
                              .technical = tech};
     alert_id(w->stream_id, li, st->onset_us, ev->id);
-    if (!tech)
+    if (!tech && w->prob)
         ev->ncompeting = competitors(a, i, w->prob, ev->competing);
 }
 
@@ -469,7 +485,7 @@ static int step_raised(const mets_alerter *a, label_state *st, const rule *r, co
 }
 
 /* Advances label i of s by one window; writes an event to ev and returns 1 if it causes one. */
-static int step(const mets_alerter *a, stream *s, int i, const mets_scored_window *w, float p, float c,
+static int step(mets_alerter *a, stream *s, int i, const mets_scored_window *w, float p, float c,
                 mets_alert_event *ev)
 {
     label_state *st = &s->st[i];
@@ -478,6 +494,7 @@ static int step(const mets_alerter *a, stream *s, int i, const mets_scored_windo
     if (!state)
         return 0;
     emit(a, i, st, w, p, c, state, ev);
+    a->raised[i] += state == METS_ALERT_RAISED ? 1 : state == METS_ALERT_CLEARED ? -1 : 0;
     if (state == METS_ALERT_CLEARED) {
         *st = (label_state){0};
     } else {
@@ -501,6 +518,8 @@ int mets_alerter_push(mets_alerter *a, const mets_scored_window *w, mets_alert_e
         return rc;
     if (cap < a->nlabels)
         return mets_err_set(err, METS_EINVAL, "alerter: room for %d events, %d needed", cap, a->nlabels);
+    if (mets_failpoint("alert.push"))
+        return mets_err_set(err, METS_ENOMEM, "alerter: injected failure");
     stream *s = find_stream(a, w->stream_id);
     if (s && w->start_us <= s->last_start_us)
         return mets_err_set(err, METS_EINVAL, "alerter: %s: window at %lld us does not start after the last one",
@@ -519,7 +538,8 @@ int mets_alerter_push(mets_alerter *a, const mets_scored_window *w, mets_alert_e
     bool suppressed = tech != 0;
     for (int t = 0; t < METS_ALERT_NTECH; t++) {
         int i = a->nclinical + t;
-        n += step(a, s, i, w, (tech >> t) & 1, 0, &out[n]);
+        if (t != METS_ALERT_TECH_SIGNAL_LOST)
+            n += step(a, s, i, w, (tech >> t) & 1, 0, &out[n]);
         suppressed |= s->st[i].raised;
     }
     for (int i = 0; i < a->nclinical; i++) {
@@ -531,6 +551,56 @@ int mets_alerter_push(mets_alerter *a, const mets_scored_window *w, mets_alert_e
             n += step(a, s, i, w, w->prob[i], w->cos[i], &out[n]);
     }
     return n;
+}
+
+int mets_alerter_signal(mets_alerter *a, const char *stream_id, bool lost, int64_t at_us, mets_alert_event *out,
+                        int cap, mets_err *err)
+{
+    if (!valid_id(stream_id))
+        return mets_err_set(err, METS_EINVAL, "alerter: stream id missing or longer than %d bytes", METS_ALERT_MAX_ID);
+    if (cap < a->nlabels)
+        return mets_err_set(err, METS_EINVAL, "alerter: room for %d events, %d needed", cap, a->nlabels);
+    int i = a->nclinical + METS_ALERT_TECH_SIGNAL_LOST, rc;
+    stream *s = find_stream(a, stream_id);
+    if (!s && !lost)
+        return 0;
+    if (!s) {
+        if ((rc = stream_new(a, stream_id, &s, err)))
+            return rc;
+        stream_install(a, s);
+    }
+    label_state *st = &s->st[i];
+    if (st->raised == lost)
+        return 0;
+    /* No window: the events name the instant the signal went or came back. */
+    const mets_scored_window w = {.stream_id = stream_id, .start_us = at_us, .end_us = at_us};
+    int n = 0;
+    if (lost) {
+        *st = (label_state){.raised = 1, .sent_p = 1, .onset_us = at_us, .raised_end_us = at_us, .sent_end_us = at_us};
+        emit(a, i, st, &w, 1, 0, METS_ALERT_RAISED, &out[n++]);
+        a->raised[i]++;
+    } else {
+        emit(a, i, st, &w, 0, 0, METS_ALERT_CLEARED, &out[n++]);
+        *st = (label_state){0};
+        a->raised[i]--;
+    }
+    for (int j = 0; j < a->nclinical; j++)
+        if (s->st[j].raised) {
+            emit(a, j, &s->st[j], &w, s->st[j].sent_p, 0, METS_ALERT_UPDATED, &out[n]);
+            out[n++].stale = lost;
+        }
+    return n;
+}
+
+int mets_alerter_raised(const mets_alerter *a, int i, const char **group, const char **name, int *priority)
+{
+    if (group)
+        *group = a->labels[i].group;
+    if (name)
+        *name = a->labels[i].name;
+    if (priority)
+        *priority = a->labels[i].r.priority;
+    return a->raised[i];
 }
 
 /* ---- state bytes ---- */

@@ -44,6 +44,11 @@
  *   held: no UPDATED, no re-alert, no CLEARED, and its run of below windows restarts, so it clears only
  *   after clear_m below windows of good data after the fault. An overdue re-alert goes out with the
  *   first good window.
+ * - Signal loss is no window condition: the caller's clock says a stream sent nothing for too long
+ *   (mets_alerter_signal). It raises "signal_lost" (high priority, onset the end of the last sample) and
+ *   sends every raised clinical alert of the stream again, UPDATED with `stale` set: its condition is no
+ *   longer observed, so a consumer must not show it as current. The first frame back clears signal_lost
+ *   and sends them UPDATED, not stale. While the signal is lost the stream counts as suppressed.
  * - Alert ids: 32 hex digits of FNV-1a 128 over stream id, group, label and onset_us, so replays and
  *   re-processing give the same id, and every onset a new one.
  * - Windows of a stream must come in order: one that does not start after the previous window's start is
@@ -75,6 +80,7 @@ typedef enum mets_alert_tech {
     METS_ALERT_TECH_SATURATED, /* label "saturation" */
     METS_ALERT_TECH_GAP,       /* label "signal_gap" */
     METS_ALERT_TECH_NOISE,     /* label "noisy_signal": from the scores, see mets_alert_params.artefact_label */
+    METS_ALERT_TECH_SIGNAL_LOST, /* label "signal_lost": no window bit, see mets_alerter_signal */
     METS_ALERT_NTECH
 } mets_alert_tech;
 #define METS_ALERT_TECH_BIT(t) (1u << (t))
@@ -138,6 +144,7 @@ typedef struct mets_alert_event {
     int ncompeting;
     int priority; /* METS_PRIORITY_* of the policy */
     bool technical;
+    bool stale; /* a clinical alert whose stream's signal is lost: not current */
 } mets_alert_event;
 
 typedef struct mets_alerter mets_alerter;
@@ -157,6 +164,18 @@ int mets_alerter_max_events(const mets_alerter *a);
  * returns their count, or a negative code (bad window, cap below mets_alerter_max_events, too many
  * streams) with nothing changed. A stream is created by its first window. */
 int mets_alerter_push(mets_alerter *a, const mets_scored_window *w, mets_alert_event *out, int cap, mets_err *err);
+
+/* The stream's signal is lost (`lost`; at_us: the end of its last sample) or back (at_us: the start of
+ * the first new frame): writes the events (above) to out and returns their count, 0 when nothing changes
+ * (a loss of a stream already lost, a return of one that is not), or a negative code (cap, too many
+ * streams). A loss creates a stream the alerter does not hold yet (it went quiet before its first window). */
+int mets_alerter_signal(mets_alerter *a, const char *stream_id, bool lost, int64_t at_us, mets_alert_event *out,
+                        int cap, mets_err *err);
+
+/* Alerts raised now, over every stream: of label i (the labels given to mets_alerter_new, then the
+ * technical ones in mets_alert_tech order; i < mets_alerter_max_events). Its group, name and priority
+ * through the pointers that are not NULL. */
+int mets_alerter_raised(const mets_alerter *a, int i, const char **group, const char **name, int *priority);
 
 /* Forgets a stream and frees its state; sends nothing (the state may live on elsewhere, e.g. after a
  * partition moved). METS_ENOTFOUND if the alerter does not hold it. */

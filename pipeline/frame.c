@@ -423,3 +423,8 @@ int mets_frame_encode(const mets_frame *f, uint8_t **out, size_t *len, mets_err 
     free(adc);
     return rc;
 }
+
+int64_t mets_frame_end_us(const mets_frame *f)
+{
+    return f->t0_us + llround(f->nsamples * 1e6 / f->rate_hz);
+}

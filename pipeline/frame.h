@@ -90,6 +90,9 @@ typedef struct mets_frame {
     size_t mv_cap;                     /* floats owned at mv by decode; 0 when mv belongs to the caller */
 } mets_frame;
 
+/* The end of the frame's last sample: t0 plus its samples' duration. */
+int64_t mets_frame_end_us(const mets_frame *f);
+
 /* Decodes and validates `len` bytes into `f` (zeroed, or filled by an earlier decode). Returns 0 with
  * *reason = METS_FRAME_OK, or METS_EFORMAT with *reason and err->msg saying what is wrong (f's contents
  * are then unspecified), or METS_ENOMEM. */

@@ -2,12 +2,15 @@
 
 #include <stdlib.h>
 
+#include "failpoint.h"
 #include "mets.pb-c.h"
 
-/* Packs any generated message into a fresh buffer. */
-static int pack(const ProtobufCMessage *m, uint8_t **out, size_t *len, mets_err *err)
+/* Packs any generated message into a fresh buffer; `point` names its failpoint. */
+static int pack(const ProtobufCMessage *m, const char *point, uint8_t **out, size_t *len, mets_err *err)
 {
     *len = protobuf_c_message_get_packed_size(m);
+    if (mets_failpoint(point))
+        return mets_err_set(err, METS_ENOMEM, "output: injected failure (%s)", point);
     if (!(*out = malloc(*len ? *len : 1)))
         return mets_err_set(err, METS_ENOMEM, "output: out of memory for a %zu-byte message", *len);
     protobuf_c_message_pack(m, *out);
@@ -23,7 +26,7 @@ int mets_output_embedding(const char *stream_id, int64_t start_us, int64_t end_u
     m.stream_id = (char *)stream_id, m.window_start_us = start_us, m.window_end_us = end_us;
     m.model_id = (char *)model_id, m.model_version = (char *)model_version;
     m.n_vector = (size_t)dim, m.vector = (float *)vector;
-    return pack(&m.base, out, len, err);
+    return pack(&m.base, "output.embedding", out, len, err);
 }
 
 int mets_output_alert(const mets_alert_event *e, uint8_t **out, size_t *len, mets_err *err)
@@ -44,8 +47,8 @@ int mets_output_alert(const mets_alert_event *e, uint8_t **out, size_t *len, met
     }
     m.n_competing = (size_t)e->ncompeting, m.competing = compp;
     m.priority = (uint32_t)(METS_PRIORITY_HIGH - e->priority + 1);
-    m.technical = e->technical;
-    return pack(&m.base, out, len, err);
+    m.technical = e->technical, m.stale = e->stale;
+    return pack(&m.base, "output.alert", out, len, err);
 }
 
 int mets_output_dead_letter(const uint8_t *original, size_t original_len, const char *topic, int32_t partition,
@@ -59,5 +62,5 @@ int mets_output_dead_letter(const uint8_t *original, size_t original_len, const 
     m.original_size = original_len;
     m.topic = (char *)topic, m.partition = partition, m.offset = offset;
     m.reason = (Mets__V1__DeadLetterReason)reason, m.reason_text = (char *)text;
-    return pack(&m.base, out, len, err);
+    return pack(&m.base, "output.dead_letter", out, len, err);
 }

@@ -20,6 +20,7 @@ typedef struct rstream {
     bool swept;            /* idle: its window state was flushed and dropped, it holds no restart point */
     bool pending;          /* restored, no frame of it seen yet: its resume offset is still needed */
     int64_t last_seen_us;  /* Kafka timestamp of its latest frame */
+    int64_t last_end_sample_us; /* the end of its latest sample, in frame time */
     int64_t last_end_us;   /* 0: no window */
     int64_t resume_offset; /* -1: none */
     int64_t skip_before;   /* replayed frames before this offset are not fed; -1: feed all */
@@ -31,6 +32,8 @@ struct mets_recovery {
     size_t nbuckets, n;
     int64_t next_offset, restored_next, restored_restart; /* -1: none */
     int64_t newest_seen_us; /* the latest Kafka timestamp of the partition */
+    int64_t restored_seen_us; /* the latest of the restored streams: its time before a frame is read */
+    int64_t quiet_us;       /* read to its end with no frame since the newest: the clock runs on */
     bool any_seen;
     int64_t written_next, written_restart; /* the last partition record written */
 };
@@ -187,6 +190,9 @@ int mets_recovery_restore(mets_recovery *r, mets_alerter *alerter, const void *k
         s->last_end_us = m->last_window_end_us;
         s->resume_offset = s->skip_before = m->resume_offset;
         s->last_seen_us = m->last_seen_us, s->seen = true;
+        s->last_end_sample_us = m->last_sample_end_us;
+        if (s->last_seen_us > r->restored_seen_us) /* the clock, if no frame is read again */
+            r->restored_seen_us = s->last_seen_us;
         mets_alerter_drop(alerter, id);
         if (m->alert_state.len && (rc = mets_alert_state_decode(alerter, m->alert_state.data, m->alert_state.len, err)))
             mets_err_prefix(err, "recovery: alert state of stream '%s' not restored (it starts afresh): ", id);
@@ -207,8 +213,8 @@ bool mets_recovery_is_new(const mets_recovery *r, int64_t offset)
     return offset >= r->restored_next;
 }
 
-int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t seen_us, int64_t offset,
-                        bool *feed, mets_err *err)
+int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t end_us, int64_t seen_us,
+                        int64_t offset, bool *feed, mets_err *err)
 {
     bool created;
     rstream *s = stream_get(r, stream_id, &created);
@@ -230,8 +236,11 @@ int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, 
     }
     s->marks[s->nmarks++] = (mark){t0_us, offset};
     s->last_seen_us = seen_us, s->seen = true, s->pending = s->swept = false;
+    if (end_us > s->last_end_sample_us)
+        s->last_end_sample_us = end_us;
     if (!r->any_seen || seen_us > r->newest_seen_us)
         r->newest_seen_us = seen_us, r->any_seen = true;
+    r->quiet_us = 0;
     return 0;
 }
 
@@ -283,6 +292,7 @@ static int write_stream(rstream *s, mets_alerter *alerter, mets_recovery_sink si
     Mets__V1__StreamState m = METS__V1__STREAM_STATE__INIT;
     m.schema_version = SCHEMA_VERSION, m.stream_id = s->id, m.last_window_end_us = s->last_end_us;
     m.resume_offset = s->resume_offset, m.last_seen_us = s->last_seen_us;
+    m.last_sample_end_us = s->last_end_sample_us;
     m.alert_state.data = alert, m.alert_state.len = len;
     uint8_t buf[512 + 64];
     size_t n = mets__v1__stream_state__get_packed_size(&m);
@@ -304,13 +314,49 @@ static bool replaying(const mets_recovery *r)
     return r->restored_next >= 0 && r->next_offset < r->restored_next;
 }
 
+void mets_recovery_quiet(mets_recovery *r, int64_t us)
+{
+    if (us > 0)
+        r->quiet_us += us;
+}
+
+/* The partition's time: its newest Kafka timestamp, and the quiet time since. */
+static int64_t partition_time(const mets_recovery *r)
+{
+    return (r->any_seen ? r->newest_seen_us : r->restored_seen_us) + r->quiet_us;
+}
+
+int mets_recovery_silent(mets_recovery *r, int64_t silent_us,
+                         int (*lost)(void *ctx, const char *stream_id, int64_t end_us), void *ctx)
+{
+    if (replaying(r) || (!r->any_seen && !r->restored_seen_us))
+        return 0;
+    int64_t now = partition_time(r);
+    for (size_t i = 0; i < r->nbuckets; i++)
+        for (rstream *s = r->buckets[i]; s; s = s->next)
+            if (s->seen && now - s->last_seen_us >= silent_us) {
+                int rc = lost(ctx, s->id, s->last_end_sample_us);
+                if (rc < 0)
+                    return rc;
+                s->dirty |= rc > 0;
+            }
+    return 0;
+}
+
+void mets_recovery_alerts_changed(mets_recovery *r, const char *stream_id)
+{
+    rstream *s = *slot(r, stream_id);
+    if (s)
+        s->dirty = true;
+}
+
 void mets_recovery_sweep(mets_recovery *r, void (*idle)(void *ctx, const char *stream_id), void *ctx)
 {
     if (replaying(r) || !r->any_seen) /* the partition's time is not caught up yet */
         return;
     for (size_t i = 0; i < r->nbuckets; i++)
         for (rstream *s = r->buckets[i]; s; s = s->next)
-            if (!s->swept && s->seen && r->newest_seen_us - s->last_seen_us > r->p.idle_us) {
+            if (!s->swept && s->seen && partition_time(r) - s->last_seen_us > r->p.idle_us) {
                 idle(ctx, s->id);
                 s->swept = true, s->pending = false, s->nmarks = 0;
             }

@@ -14,10 +14,19 @@
  * The records are proto/mets.proto StreamState (key = stream id) and PartitionState (key = the byte
  * 0xFF), written by mets_recovery_checkpoint in the transaction that commits the outputs they describe.
  *
- * A stream idle longer than idle_us (in the partition's time: the newest Kafka timestamp of its frames
- * minus the stream's latest; Kafka timestamps, not frame t0, so that monitors with skewed clocks are not
- * idle, and stored in the log, so that a replay decides the same) would hold the restart point back for
- * ever. mets_recovery_sweep hands such streams to the
+ * The partition's time is the newest Kafka timestamp of its frames (not frame t0, so that monitors with
+ * skewed clocks are not idle, and stored in the log, so that a replay decides the same), plus the quiet
+ * time the caller reports (mets_recovery_quiet: the partition was read to its end and its leader answered,
+ * yet nothing came), so that it runs on when every bed of the partition is silent, but never while a
+ * backlog is read, metsd stalls or the broker is out of reach. A stream is silent for that time minus its
+ * own latest timestamp. (Beds of one partition should come from producers whose clocks agree to well
+ * within streams.signal_loss_s, or the topic should use LogAppendTime.)
+ *
+ * A stream silent for signal_loss is handed to the caller (mets_recovery_silent), which raises its
+ * signal-loss alert; the first new frame clears it (the caller asks the alerter on every new frame). Both
+ * change the alert state outside a window, so the stream's record is written again.
+ *
+ * A stream idle longer than idle_us would hold the restart point back for ever. mets_recovery_sweep hands such streams to the
  * caller, which flushes and drops their window state (mets_windower_drop with a sink: the windows their
  * input completes come out, exactly those a restart after the gap would emit, so what is published does
  * not depend on when a sweep ran); from then on they hold no restart point. Their record and alert state
@@ -28,11 +37,13 @@
  *     mets_recovery *r = mets_recovery_new(&params, &err);
  *     while (state record of partition p)  mets_recovery_restore(r, alerter, key, klen, val, vlen, &err);
  *     seek(p, mets_recovery_start_offset(r, committed_offset));
- *     per frame at `offset`:  mets_recovery_frame(r, id, t0, ts, offset, &feed, &err); if (feed) windower ...
+ *     per frame at `offset`:  mets_recovery_frame(r, id, t0, end, ts, offset, &feed, &err); if (feed) windower ...
  *                             mets_recovery_done(r, offset);
  *     per window cut:         if (mets_recovery_window_due(r, id, end)) score, publish,
  *                                 mets_recovery_window_published(r, id, end);
- *     per commit:             mets_recovery_sweep(r, flush_and_drop, ctx); publish what that cut;
+ *     while caught up:        mets_recovery_quiet(r, elapsed_us);
+ *     per commit:             mets_recovery_silent(r, loss_us, raise_loss, ctx);
+ *                             mets_recovery_sweep(r, flush_and_drop, ctx); publish what that cut;
  *                             mets_recovery_checkpoint(r, alerter, sink, ctx, &err);
  */
 #ifndef METS_PIPELINE_RECOVERY_H
@@ -78,11 +89,25 @@ int64_t mets_recovery_start_offset(const mets_recovery *r, int64_t committed);
  * dead letters and count as consumed. */
 bool mets_recovery_is_new(const mets_recovery *r, int64_t offset);
 
-/* A decoded frame of stream_id at `offset`, with first-sample time t0_us and Kafka timestamp seen_us.
- * *feed: whether it goes to the windower (a replayed frame before its stream's resume offset does not).
- * Fails only for memory. */
-int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t seen_us, int64_t offset,
-                        bool *feed, mets_err *err);
+/* A decoded frame of stream_id at `offset`, with first-sample time t0_us, the end of its last sample end_us
+ * and Kafka timestamp seen_us. *feed: whether it goes to the windower (a replayed frame before its stream's
+ * resume offset does not). Fails only for memory. */
+int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t end_us, int64_t seen_us,
+                        int64_t offset, bool *feed, mets_err *err);
+
+/* The partition was read to its end and its leader answered for `us` more with no new frame: its time runs
+ * on by that much (until the next frame). */
+void mets_recovery_quiet(mets_recovery *r, int64_t us);
+
+/* Calls lost(ctx, id, end_us) for every stream silent for at least silent_us of the partition's time (none
+ * while replaying), with the end of its last sample; lost returns 1 when that changed the stream's alert
+ * state, 0 when not (already lost), negative to stop: then that value is returned. */
+int mets_recovery_silent(mets_recovery *r, int64_t silent_us,
+                         int (*lost)(void *ctx, const char *stream_id, int64_t end_us), void *ctx);
+
+/* The stream's alert state changed outside a window (its signal came back): its record is written at the
+ * next checkpoint. */
+void mets_recovery_alerts_changed(mets_recovery *r, const char *stream_id);
 
 /* The frame at `offset` is handled (fed, skipped or dead-lettered). */
 void mets_recovery_done(mets_recovery *r, int64_t offset);

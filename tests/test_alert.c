@@ -352,9 +352,9 @@ static void state_bad_bytes_refused(void)
     CHECK(mets_alert_state_encode(b, "bed-7", buf + len, 0, &got, NULL) == METS_ENOTFOUND, "nothing restored");
     buf[len] = 0;
     CHECK(mets_alert_state_decode(b, buf, len + 1, &err) == METS_EFORMAT && strstr(err.msg, "too many"), "%s", err.msg);
-    buf[4] = 2;
+    buf[4] = 1; /* the version before signal_lost */
     CHECK(mets_alert_state_decode(b, buf, len, &err) == METS_EFORMAT && strstr(err.msg, "version"), "%s", err.msg);
-    buf[4] = 1;
+    buf[4] = 2;
     mets_alert_label one = {"rhythm", "AFIB", &pol};
     mets_alert_params p = mets_alert_default_params();
     mets_alerter *c = mets_alerter_new(&p, &one, 1, &err);

@@ -103,7 +103,7 @@ static void unknown_keys_fail_and_name_the_expected_ones(void)
     expect_error("kafka:\n  bootstrap: x\n", "bad.yaml:2:3",
                  "unknown key 'kafka.bootstrap'; expected bootstrap_servers, group_id, topics, properties");
     expect_error("colour: red\n", "bad.yaml:1:1",
-                 "expected kafka, delivery, pipeline, models, window, streams, alerts, metrics, log");
+                 "expected kafka, delivery, pipeline, models, window, streams, alerts, metrics, health, log");
     expect_error("alerts:\n  labels:\n    rhythm:\n      VT: {raise: 2}\n", "bad.yaml:4:12",
                  "unknown key 'alerts.labels.rhythm.VT.raise'; expected enabled, raise_k, raise_n");
 }
@@ -162,7 +162,7 @@ static void missing_keys_and_documents_fail(void)
 static void keys_checked_together_fail_where_set(void)
 {
     expect_error("window:\n  hop_s: 12s\n" REQUIRED, "bad.yaml:2:10",
-                 "window.hop_s (12s) must not exceed window.length_s");
+                 "window.hop_s (12s) must be at most window.length_s (10s)");
     expect_error("alerts:\n  default:\n    raise_k: 5\n" REQUIRED, "bad.yaml:3:5",
                  "alerts.default: raise_k (5) must not exceed raise_n (4)");
     /* inherits raise_probability 0.6 from the default, wherever that stands */

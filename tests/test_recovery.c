@@ -243,7 +243,7 @@ static void handle(incarnation *inc, int offset)
     frame_at(offset, &f, buf);
     int64_t arrival = T0 + llround((double)order[offset].index * frame_len[order[offset].stream] * 1e6 /
                                    rates[order[offset].stream]);
-    CHECK(mets_recovery_frame(inc->rec, f.stream_id, f.t0_us, arrival, offset, &feed, &err) == 0, "%s", err.msg);
+    CHECK(mets_recovery_frame(inc->rec, f.stream_id, f.t0_us, mets_frame_end_us(&f), arrival, offset, &feed, &err) == 0, "%s", err.msg);
     if (feed)
         CHECK(mets_windower_push(inc->win, &f, on_window, inc, &err) == 0, "%s", err.msg);
     mets_recovery_done(inc->rec, offset);

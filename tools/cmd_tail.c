@@ -304,12 +304,12 @@ static void print_pretty_alert(const tail *t, const Mets__V1__Alert *al)
     mets_pbjson_enum_name(&mets__v1__alert_state__descriptor, al->state, state, sizeof state);
     for (char *c = state; *c; c++)
         *c = (char)toupper((unsigned char)*c);
-    printf("%s %s %s%-7s%s %s/%s p=%.2f cos=%.3f priority %s%s\n",
+    printf("%s %s %s%-7s%s %s/%s p=%.2f cos=%.3f priority %s%s%s\n",
            mets_pbjson_iso_time(al->window_end_us, iso, sizeof iso), al->stream_id,
            t->colour ? state_colour(al->state) : "", state, t->colour ? "\033[0m" : "", al->label_group, al->label,
            (double)al->probability, (double)al->cosine,
            al->priority >= 1 && al->priority <= 3 ? priority_names[al->priority] : "unknown",
-           al->technical ? " (technical)" : "");
+           al->technical ? " (technical)" : "", al->stale ? " (stale: signal lost)" : "");
 }
 
 static void print_pretty(const tail *t, const ProtobufCMessage *pm, const rd_kafka_message_t *m)
