@@ -85,6 +85,7 @@ typedef struct metsd {
     int64_t cur_ts_ms;    /* its Kafka timestamp */
     bool in_txn, failed_in_txn, revoking, print_alerts;
     long undelivered; /* at least once: outputs since the last commit that the broker did not take */
+    bool redoing;     /* the work since the last commit failed to commit and is being redone */
     mets_alert_event *events;
     long frames, dead, windows, alerts, failed;
     int exit_code;
@@ -92,12 +93,14 @@ typedef struct metsd {
     mets_metrics_server *http;
     mets_counter *m_frames, *m_replayed, *m_dead, *m_windows, *m_alerts, *m_failed, *m_reloads, *m_txn, *m_events;
     uint64_t events_seen[7]; /* the windower's counts already added to m_events */
-    mets_gauge *m_streams, *m_lag, *m_lag_stale, *m_brokers, *m_raised, *m_raised_priority;
+    mets_gauge *m_streams, *m_lag, *m_raised, *m_raised_priority;
     mets_histogram *m_stage, *m_latency;
     int64_t stats_ts; /* librdkafka's clock (us) at its last statistics */
     /* CLOCK_MONOTONIC ms of: the consuming loop's last turn, a broker's last answer, the last time no output
      * was waiting for a commit (a commit succeeded, or there was nothing to commit) */
-    _Atomic long last_turn, last_contact, last_committed;
+    _Atomic long last_turn, last_contact, last_committed, last_stats;
+    _Atomic int brokers_answering; /* at the last statistics */
+    _Atomic bool leader_silent[MAX_LAG_PARTITIONS]; /* per frames partition, at the last statistics */
 } metsd;
 
 enum { STAGE_ENCODE, STAGE_PUBLISH, STAGE_COMMIT, NSTAGES };
@@ -622,7 +625,7 @@ static bool txn_failed(metsd *d, rd_kafka_error_t *e, const char *what)
         fatal(d);
         return false;
     }
-    d->in_txn = d->failed_in_txn = false;
+    d->in_txn = d->failed_in_txn = false, d->redoing = true;
     mets_counter_inc(d->m_txn, TXN_ABORTED);
     if (!d->revoking) /* revoked partitions are the next owner's to redo */
         rewind_all(d);
@@ -714,13 +717,18 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         const char *state = json_string_value(json_object_get(b, "state"));
         json_int_t rx = json_integer_value(json_object_get(b, "rxidle"));
         if (state && !strcmp(state, "UP") && rx >= 0 && rx < BROKER_CONTACT_US && nup < MAX_BROKERS) {
-            up[nup].id = json_integer_value(json_object_get(b, "nodeid")), up[nup].rxidle = rx;
-            nodes += up[nup++].id >= 0; /* not a bootstrap connection */
+            json_int_t id = json_integer_value(json_object_get(b, "nodeid"));
+            bool seen = id < 0; /* a bootstrap connection is no node; coordinators repeat a node */
+            for (int i = 0; i < nup; i++)
+                seen |= up[i].id == id;
+            nodes += !seen;
+            up[nup].id = id, up[nup++].rxidle = rx;
         }
     }
+    long t = now_ms();
     if (nup)
-        atomic_store(&d->last_contact, now_ms());
-    mets_gauge_set(d->m_brokers, 0, nodes);
+        atomic_store(&d->last_contact, t);
+    atomic_store(&d->brokers_answering, nodes), atomic_store(&d->last_stats, t);
     json_t *parts = json_object_get(json_object_get(json_object_get(root, "topics"), d->cfg.kafka.topics.frames),
                                     "partitions");
     json_object_foreach(parts, key, p) {
@@ -736,10 +744,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             json_integer_value(json_object_get(p, "next_offset")) >= ls)
             mets_recovery_quiet(d->rec[part], dt);
         int64_t done = mets_recovery_next_offset(d->rec[part]);
-        if (part < MAX_LAG_PARTITIONS && ls >= 0) {
+        if (part >= MAX_LAG_PARTITIONS)
+            continue;
+        atomic_store(&d->leader_silent[part], !answers);
+        if (ls >= 0) /* else unknown, as while the leader is away: the gauge keeps the last known lag */
             mets_gauge_set(d->m_lag, (int)part, (double)(ls > done ? ls - (done > 0 ? done : 0) : 0));
-            mets_gauge_set(d->m_lag_stale, (int)part, !answers);
-        }
     }
     json_decref(root);
     return 0;
@@ -756,7 +765,7 @@ static bool alo_delivered(metsd *d, const char *what)
         say(3, "%s not delivered within %d s: redoing the work since the last commit", what, KAFKA_TIMEOUT_MS / 1000);
     else
         say(3, "%ld %s not delivered: redoing the work since the last commit", d->undelivered, what);
-    d->undelivered = 0;
+    d->undelivered = 0, d->redoing = true;
     if (!d->revoking) /* revoked partitions are the next owner's to redo */
         rewind_all(d);
     return false;
@@ -821,8 +830,9 @@ static void commit(metsd *d)
     if (d->exit_code)
         return;
     rd_kafka_topic_partition_list_t *offsets = positions(d);
-    bool done = d->eos ? !d->in_txn || txn_commit(d, offsets) : !offsets->cnt || alo_commit(d, offsets);
-    if (done)
+    bool committed = d->eos ? d->in_txn && txn_commit(d, offsets) : offsets->cnt && alo_commit(d, offsets);
+    d->redoing &= !committed;
+    if (committed || (!d->in_txn && !d->redoing)) /* nothing waits for a commit */
         atomic_store(&d->last_committed, now_ms());
     rd_kafka_topic_partition_list_destroy(offsets);
     update_raised(d);
@@ -1098,11 +1108,21 @@ static bool healthy(void *ctx, char *reason, size_t size)
     return false;
 }
 
-/* Figures read when scraped: ages of the last broker answer and of the last commit. */
-static void collect_ages(FILE *out, void *ctx)
+/* Figures read when scraped: brokers answering (none known while statistics are late: the consuming loop
+ * waits on the broker), ages of the last broker answer and of the last commit. */
+static void collect_kafka(FILE *out, void *ctx)
 {
     metsd *d = ctx;
     long t = now_ms();
+    bool fresh = t - atomic_load(&d->last_stats) < BROKER_CONTACT_US / 1000;
+    fprintf(out,
+            "# HELP mets_kafka_brokers_answering Kafka brokers that answered within the last 5 s\n"
+            "# TYPE mets_kafka_brokers_answering gauge\nmets_kafka_brokers_answering %d\n",
+            fresh ? atomic_load(&d->brokers_answering) : 0);
+    fputs("# HELP mets_consumer_lag_stale 1 while the partition's leader does not answer: its lag is as last known\n"
+          "# TYPE mets_consumer_lag_stale gauge\n", out);
+    for (int p = 0; p < d->nparts && p < MAX_LAG_PARTITIONS; p++)
+        fprintf(out, "mets_consumer_lag_stale{partition=\"%d\"} %d\n", p, !fresh || atomic_load(&d->leader_silent[p]));
     fprintf(out,
             "# HELP mets_kafka_contact_age_seconds seconds since a Kafka broker last answered\n"
             "# TYPE mets_kafka_contact_age_seconds gauge\nmets_kafka_contact_age_seconds %.3f\n"
@@ -1187,11 +1207,9 @@ static int open_metrics(metsd *d, mets_err *err)
         !(d->m_raised_priority = mets_metrics_add_gauge(m, "mets_alerts_raised_by_priority", "alerts raised now "
                                                         "over every stream, by priority", "priority", priorities, 3,
                                                         err)) ||
-        !(d->m_brokers = mets_metrics_add_gauge(m, "mets_kafka_brokers_answering", "Kafka brokers that answered "
-                                                "within the last 5 s", NULL, NULL, 0, err)) ||
         !(build = mets_metrics_add_gauge(m, "mets_build_info", "always 1: the version of metsd", "version", version,
                                          1, err)) ||
-        mets_metrics_add_collector(m, "ages", collect_ages, d, err) ||
+        mets_metrics_add_collector(m, "kafka", collect_kafka, d, err) ||
         mets_metrics_add_collector(m, "process", mets_metrics_process, NULL, err)) {
         free_names(names, d->alerter);
         return names ? err->code : mets_err_set(err, METS_ENOMEM, "out of memory");
@@ -1218,14 +1236,10 @@ static int open_lag_metric(metsd *d, mets_err *err)
         snprintf(names[i], sizeof names[i], "%d", i);
         parts[i] = names[i];
     }
-    if (!(d->m_lag = mets_metrics_add_gauge(d->metrics, "mets_consumer_lag", "frames not yet processed, per frames "
-                                            "partition (up to its last stable offset, every second)", "partition",
-                                            parts, np, err)) ||
-        !(d->m_lag_stale = mets_metrics_add_gauge(d->metrics, "mets_consumer_lag_stale", "1 while the partition's "
-                                                  "leader does not answer: its lag is as last known", "partition",
-                                                  parts, np, err)))
-        return err->code;
-    return 0;
+    d->m_lag = mets_metrics_add_gauge(d->metrics, "mets_consumer_lag", "frames not yet processed, per frames "
+                                      "partition (up to its last stable offset, every second)", "partition", parts, np,
+                                      err);
+    return d->m_lag ? 0 : err->code;
 }
 
 /* Whether two configurations give every label the same alert policy. */
@@ -1468,9 +1482,9 @@ int main(int argc, char **argv)
         d.cfg.pipeline.workers, d.model_id, d.model_version, d.prompt_set_version);
     run(&d, path);
     sd_notify(0, "STOPPING=1");
-    say(6, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries", d.frames, d.dead,
-        d.windows, d.alerts, d.failed);
-    int code = d.exit_code ? d.exit_code : d.failed != 0;
+    say(6, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries (redone)", d.frames,
+        d.dead, d.windows, d.alerts, d.failed);
+    int code = d.exit_code; /* a failed delivery was redone: not a failure of the process */
     close_all(&d);
     return code;
 }

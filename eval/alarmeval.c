@@ -72,7 +72,7 @@ int mets_alarm_events_read(FILE *f, const char *name, mets_alarm_events *out, me
             strlen(label) >= sizeof ev.label)
             rc = mets_err_set(err, METS_EFORMAT, "%s:%ld: expected an alert event of `mets tail` (stream_id, label, "
                               "state, onset, window_end)", name, no);
-        else {
+        else if (strcmp(label, "signal_lost")) { /* every replayed record ends in one: not the patient's */
             strcpy(ev.stream, stream), strcpy(ev.label, label);
             if (mets_alarm_events_push(out, &ev))
                 rc = mets_err_set(err, METS_ENOMEM, "out of memory");

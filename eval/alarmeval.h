@@ -61,7 +61,8 @@ struct json_t;
 int mets_alarm_json_time(const struct json_t *o, const char *key, int64_t *us);
 
 /* Reads JSON lines of alert events (mets tail --alerts) from f, appending to *out; lines that are not alert
- * objects are refused with their line number (METS_EFORMAT). */
+ * objects are refused with their line number (METS_EFORMAT). technical/signal_lost is left out: every
+ * replayed record ends in one, which says nothing of the patient. */
 int mets_alarm_events_read(FILE *f, const char *name, mets_alarm_events *out, mets_err *err);
 /* Appends one event; METS_ENOMEM when out of memory. */
 int mets_alarm_events_push(mets_alarm_events *out, const mets_alarm_event *ev);

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Compares what read_committed consumers see of two metsd runs over the same frames: every embedding
-(stream, window end), every alert event (id, state, window end) and every dead letter (partition, offset,
+(stream, window end), every alert event (id, state, window end, stale) and every dead letter (partition, offset,
 reason) must be in both exactly once. Values may differ only by floating-point rounding (a rebuilt window
 is encoded in a batch with other windows, and BLAS sums in another order): embeddings by cosine
 >= 1 - 1e-4, probabilities by 1e-3.
 With --recording-s S, the reference must also hold every window of each replayed S-second recording: per
 stream an unbroken run of window ends every 2 s, at least (S - 10 - 2) / 2 of them (a 10 s window, and up
 to 2 s at the end that no window covers whole).
-usage: compare_outputs.py [--recording-s S] REFERENCE_DIR RUN_DIR   (each with embeddings.jsonl,
+With --at-least-once, the run may repeat outputs (never lose one, nor have one the reference lacks).
+usage: compare_outputs.py [--recording-s S] [--at-least-once] REFERENCE_DIR RUN_DIR   (each with embeddings.jsonl,
 alerts.jsonl, deadletters.jsonl as `mets tail --vectors -e --from-beginning` prints them); exit 1 on any
 difference."""
 import collections
@@ -25,7 +26,7 @@ def load(path, key):
     return seen
 
 
-def compare(name, ref, run, value=None, tolerance=None):
+def compare(name, ref, run, value=None, tolerance=None, repeats_ok=False):
     lost = [k for k in ref if k not in run]
     extra = [k for k in run if k not in ref]
     doubled = sum(len(v) - 1 for v in run.values() if len(v) > 1)
@@ -39,7 +40,7 @@ def compare(name, ref, run, value=None, tolerance=None):
           (f", largest value difference {worst:.3g}" if value else ""))
     for k in (lost + extra)[:5]:
         print("   ", "lost" if k in ref else "extra", k)
-    return not lost and not extra and not doubled and (not value or worst <= tolerance)
+    return not lost and not extra and (repeats_ok or not doubled) and (not value or worst <= tolerance)
 
 
 def cosine_gap(a, b):
@@ -69,18 +70,24 @@ def covers_recordings(path, seconds, hop_us=2_000_000):
 
 def main():
     args = sys.argv[1:]
-    seconds = None
-    if args[0] == "--recording-s":
-        seconds, args = float(args[1]), args[2:]
+    seconds, alo = None, False
+    while args[0].startswith("--"):
+        if args[0] == "--recording-s":
+            seconds, args = float(args[1]), args[2:]
+        elif args[0] == "--at-least-once":
+            alo, args = True, args[1:]
+        else:
+            sys.exit(f"unknown option {args[0]}")
     ref, run = args
     ok = compare("embeddings", load(f"{ref}/embeddings.jsonl", lambda m: (m["stream_id"], m["window_end_us"])),
                  load(f"{run}/embeddings.jsonl", lambda m: (m["stream_id"], m["window_end_us"])),
-                 cosine_gap, 1e-4)
-    akey = lambda m: (m["alert_id"], m["state"], m["window_end_us"])
+                 cosine_gap, 1e-4, alo)
+    akey = lambda m: (m["alert_id"], m["state"], m["window_end_us"], m.get("stale", False))
     ok &= compare("alert events", load(f"{ref}/alerts.jsonl", akey), load(f"{run}/alerts.jsonl", akey),
-                  lambda a, b: abs(a["probability"] - b["probability"]), 1e-3)
+                  lambda a, b: abs(a["probability"] - b["probability"]), 1e-3, alo)
     dkey = lambda m: (m["partition"], m["offset"], m["reason"])
-    ok &= compare("dead letters", load(f"{ref}/deadletters.jsonl", dkey), load(f"{run}/deadletters.jsonl", dkey))
+    ok &= compare("dead letters", load(f"{ref}/deadletters.jsonl", dkey), load(f"{run}/deadletters.jsonl", dkey),
+                  repeats_ok=alo)
     if seconds:
         ok &= covers_recordings(f"{ref}/embeddings.jsonl", seconds)
     sys.exit(0 if ok else 1)

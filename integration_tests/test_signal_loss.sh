@@ -3,9 +3,11 @@
 # technical/signal_lost (high priority) within streams.signal_loss_s (10 s) plus a few seconds, its raised
 # clinical alerts are sent again marked stale, and the first frame back clears both.
 #   test_signal_loss.sh METS METSD        on the development broker: the alarm's timing, /healthz, metrics;
-#   test_signal_loss.sh METS METSD real   on a real Kafka broker, exactly once across metsd killed with
-#                                         SIGKILL while a bed is silent and after its loss is committed, and
-#                                         a rebalance before the signal returns: every event once.
+#   test_signal_loss.sh METS METSD real   on a real Kafka broker: the broker paused (SIGSTOP) while beds
+#                                         stream makes /healthz answer 503 and raises no signal loss; then
+#                                         exactly once across metsd killed with SIGKILL while the beds are
+#                                         silent and after their loss is committed, and a rebalance before
+#                                         the signal returns: every event once.
 # (exit 77 = skipped: no kcat; real: no java or mvn)
 set -euo pipefail
 METS=${1:?usage: test_signal_loss.sh PATH/TO/mets PATH/TO/metsd [real]}
@@ -50,6 +52,8 @@ assert not twice, f"events doubled: {twice}"
 for bed in sys.argv[2].split():
     mine = [a for a in ev if a["stream_id"] == bed]
     lost = [a for a in mine if a["label"] == "signal_lost"]
+    # lost where the first 50 s of the recording end, back where the replay starts again at 60 s: not before
+    assert len(lost) >= 2 and lost[1]["window_end_us"] - lost[0]["onset_us"] == 10_000_000, f"{bed}: {lost}"
     # raised, cleared (and, once the bed is silent again after the test's last frames, raised ...)
     assert len(lost) >= 2 and [a["state"] for a in lost] == ["raised", "cleared"] * (len(lost) // 2) + \
         ["raised"] * (len(lost) % 2), f"{bed}: {lost}"
@@ -90,8 +94,22 @@ else
   start_real_kafka
   eos_topics sl
   eos_config sl
+  printf 'health:\n  broker_timeout_s: 4s\n' >>"$work/sl.yaml"
   start_metsd sl one
-  "$METS" replay -q --bootstrap "$bootstrap" -x 5 --duration 50 --beds 2 -s bed demo/mitdb_201_demo || fail "replay"
+  "$METS" replay -q --bootstrap "$bootstrap" -x 2 --duration 50 --beds 2 -s bed demo/mitdb_201_demo \
+    >"$work/replay.log" 2>&1 &
+  replay_pid=$!
+  sleep 6
+  kill -STOP "$(cat "$work/kafka/pid")" # beds still stream: their frames wait in the replay's producer
+  sleep 8
+  port=$(sed -nE 's/.*metrics on port ([0-9]+).*/\1/p' "$work/sl-one.log" | tail -n 1)
+  health=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/healthz" || true)
+  kill -CONT "$(cat "$work/kafka/pid")"
+  [[ "$health" == "no Kafka broker has answered for "*" 503" ]] || fail "/healthz with the broker paused: $health"
+  echo "broker paused 8 s: /healthz $health"
+  for _ in $(seq 40); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.5; done
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || fail "/healthz not ok 20 s after the broker resumed"
+  wait "$replay_pid" || fail "replay: $(cat "$work/replay.log")"
   sleep 4 # silent, not yet lost: the loss must still come, once, from the restarted process
   kill -KILL "$metsd_pid"
   wait "$metsd_pid" 2>/dev/null || true

@@ -412,6 +412,54 @@ static void bad_input_refused(void)
     CHECK(!mets_alerter_new(&p, &bad, 1, &err) && strstr(err.msg, "reserved"), "%s", err.msg);
 }
 
+/* Signal loss: raised once (high priority, onset the last sample), raised clinical alerts sent stale,
+ * windows meanwhile held, cleared by the return with the raise's id, counted, and kept in the state bytes. */
+static void signal_lost_and_back(void)
+{
+    mets_alert_policy pol = base_policy();
+    mets_alerter *a = make(&pol), *b = make(&pol);
+    mets_alert_event ev[CAP];
+    mets_err err;
+    raise_afib(a, 0.9f);
+    int lost = NLAB + METS_ALERT_TECH_SIGNAL_LOST, at = 3;
+    int64_t gone = T0 + 3 * HOP + LEN;
+    CHECK(mets_alerter_signal(a, "bed-7", true, gone, ev, CAP, &err) == 2, "%s", err.msg);
+    CHECK(ev[0].technical && !strcmp(ev[0].label, "signal_lost") && ev[0].state == METS_ALERT_RAISED &&
+          ev[0].priority == METS_PRIORITY_HIGH && ev[0].onset_us == gone && ev[0].window_end_us == gone && !ev[0].stale);
+    char id[33];
+    memcpy(id, ev[0].id, sizeof id);
+    CHECK(!strcmp(ev[1].label, "AFIB") && ev[1].state == METS_ALERT_UPDATED && ev[1].stale && !ev[1].technical &&
+          ev[1].probability == 0.9f && ev[1].window_end_us == gone);
+    CHECK(mets_alerter_signal(a, "bed-7", true, gone + 1, ev, CAP, &err) == 0, "lost once");
+    CHECK(mets_alerter_raised(a, lost, NULL, NULL, NULL) == 1 && mets_alerter_raised(a, AFIB, NULL, NULL, NULL) == 1);
+    CHECK(push(a, at, 0.1f, ev) == 0, "a window while lost is held: AFIB not cleared");
+    size_t cap = mets_alert_state_max_size(a), len;
+    uint8_t *buf = malloc(cap);
+    CHECK(mets_alert_state_encode(a, "bed-7", buf, cap, &len, &err) == 0 && mets_alert_state_decode(b, buf, len, &err) == 0,
+          "%s", err.msg);
+    CHECK(mets_alerter_raised(b, lost, NULL, NULL, NULL) == 1, "restored lost");
+    CHECK(mets_alerter_signal(b, "bed-7", true, gone, ev, CAP, &err) == 0, "a restored loss is not raised again");
+    int64_t back = gone + 30000000;
+    CHECK(mets_alerter_signal(b, "bed-7", false, back, ev, CAP, &err) == 2, "%s", err.msg);
+    CHECK(ev[0].state == METS_ALERT_CLEARED && !strcmp(ev[0].id, id) && ev[0].window_end_us == back &&
+          ev[0].onset_us == gone);
+    CHECK(!strcmp(ev[1].label, "AFIB") && ev[1].state == METS_ALERT_UPDATED && !ev[1].stale);
+    CHECK(mets_alerter_signal(b, "bed-7", false, back, ev, CAP, &err) == 0, "back once");
+    CHECK(mets_alerter_raised(b, lost, NULL, NULL, NULL) == 0 && mets_alerter_raised(b, AFIB, NULL, NULL, NULL) == 1);
+    CHECK(mets_alerter_signal(b, "bed-9", false, back, ev, CAP, &err) == 0, "an unknown stream is not back");
+    CHECK(mets_alerter_signal(b, "bed-9", true, back, ev, CAP, &err) == 1 && ev[0].state == METS_ALERT_RAISED,
+          "a stream silent before its first window is lost too");
+    mets_alerter_drop(b, "bed-9");
+    CHECK(mets_alerter_raised(b, lost, NULL, NULL, NULL) == 0, "dropping uncounts");
+    float prob[NLAB] = {0};
+    mets_scored_window w = {"bed-7", T0 + 40 * HOP, T0 + 40 * HOP + LEN, prob, prob,
+                            METS_ALERT_TECH_BIT(METS_ALERT_TECH_SIGNAL_LOST)};
+    CHECK(mets_alerter_push(b, &w, ev, CAP, &err) == METS_EINVAL, "no window carries signal loss");
+    free(buf);
+    mets_alerter_free(a);
+    mets_alerter_free(b);
+}
+
 int main(void)
 {
     RUN(raises_with_k_of_n);
@@ -430,5 +478,6 @@ int main(void)
     RUN(state_bad_bytes_refused);
     RUN(streams_dropped_and_bounded);
     RUN(bad_input_refused);
+    RUN(signal_lost_and_back);
     return mets_test_summary();
 }

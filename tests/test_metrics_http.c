@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -76,6 +77,49 @@ static void gauges_render_shortest_exact_values(void)
                    "# TYPE mets_streams gauge\n"
                    "mets_streams 9.5\n");
     mets_metrics_destroy(m);
+}
+
+static void write_answer(FILE *out, void *ctx)
+{
+    fprintf(out, "# TYPE answer gauge\nanswer %d\n", *(int *)ctx);
+}
+
+/* A relabelled gauge starts over with its new values; collectors write in registration order; the process
+ * collector gives the standard names with plausible values. */
+static void relabels_collectors_and_process(void)
+{
+    mets_err err;
+    mets_metrics *m = mets_metrics_new(&err);
+    static const char *const two[] = {"rhythm/AFIB", "technical/signal_lost"}, *const one[] = {"rhythm/VF"};
+    mets_gauge *g = mets_metrics_add_gauge(m, "mets_alerts_raised", "Raised.", "alert", two, 2, &err);
+    int answer = 42;
+    CHECK(g && mets_metrics_add_collector(m, "answer", write_answer, &answer, &err) == 0, "%s", err.msg);
+    mets_gauge_set(g, 1, 3);
+    CHECK(mets_metrics_relabel_gauge(m, g, one, 1, &err) == 0, "%s", err.msg);
+    mets_gauge_set(g, 0, 1);
+    expect_text(m, "# HELP mets_alerts_raised Raised.\n"
+                   "# TYPE mets_alerts_raised gauge\n"
+                   "mets_alerts_raised{alert=\"rhythm/VF\"} 1\n"
+                   "# TYPE answer gauge\nanswer 42\n");
+    static const char *const dup[] = {"x", "x"};
+    CHECK(mets_metrics_relabel_gauge(m, g, dup, 2, &err) == METS_EINVAL, "repeated values refused");
+    CHECK(mets_metrics_add_collector(m, "answer", write_answer, &answer, &err) == METS_EINVAL, "a name once");
+    mets_metrics_destroy(m);
+    char *text;
+    size_t len;
+    FILE *out = open_memstream(&text, &len);
+    mets_metrics_process(out, NULL);
+    fclose(out);
+    double cpu = -1, rss = 0, start = 0, fds = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        sscanf(line, "process_cpu_seconds_total %lf", &cpu);
+        sscanf(line, "process_resident_memory_bytes %lf", &rss);
+        sscanf(line, "process_start_time_seconds %lf", &start);
+        sscanf(line, "process_open_fds %lf", &fds);
+    }
+    CHECK(cpu >= 0 && rss > 1e6 && fabs(start - (double)time(NULL)) < 3600 && fds >= 3,
+          "cpu %g rss %g start %g fds %g", cpu, rss, start, fds);
+    free(text);
 }
 
 static void histograms_render_cumulative_buckets(void)
@@ -236,6 +280,7 @@ static void bad_listen_addresses_fail(void)
 
 int main(void)
 {
+    RUN(relabels_collectors_and_process);
     RUN(counters_render_with_escaped_labels);
     RUN(gauges_render_shortest_exact_values);
     RUN(histograms_render_cumulative_buckets);

@@ -50,8 +50,39 @@ static void embeddings_decode_to_what_went_in(void)
     free(out);
 }
 
+/* An alert event decodes to what went in (priority 1 is the most urgent); the failpoint set in main fails
+ * the second encoding, once, with its name. */
+static void alerts_decode_and_fail_where_injected(void)
+{
+    mets_alert_event ev = {.id = "0123456789abcdef0123456789abcdef", .stream_id = "bed-1", .group = "rhythm",
+                           .label = "AFIB", .state = METS_ALERT_UPDATED, .probability = 0.75f, .cosine = 0.25f,
+                           .onset_us = 5, .window_start_us = 10, .window_end_us = 20, .model_version = "sha256:ab",
+                           .prompt_set_version = "sha256:cd", .competing = {{"SR", 0.2f}}, .ncompeting = 1,
+                           .priority = METS_PRIORITY_HIGH, .stale = true};
+    uint8_t *out;
+    size_t len;
+    mets_err err;
+    for (int call = 1; call <= 3; call++) {
+        int rc = mets_output_alert(&ev, &out, &len, &err);
+        if (call == 2) {
+            CHECK(rc == METS_ENOMEM && strstr(err.msg, "injected") && strstr(err.msg, "output.alert"), "%s", err.msg);
+            continue;
+        }
+        CHECK(rc == 0, "%s", err.msg);
+        Mets__V1__Alert *a = mets__v1__alert__unpack(NULL, len, out);
+        CHECK(a && !strcmp(a->alert_id, ev.id) && !strcmp(a->label, "AFIB") && a->state == 2 && a->probability == 0.75f &&
+              a->onset_us == 5 && a->window_end_us == 20 && a->n_competing == 1 && !strcmp(a->competing[0]->label, "SR") &&
+              a->priority == 1 && a->stale && !a->technical && !strcmp(a->prompt_set_version, "sha256:cd"));
+        if (a)
+            mets__v1__alert__free_unpacked(a, NULL);
+        free(out);
+    }
+}
+
 int main(void)
 {
+    setenv("METS_FAILPOINTS", "output.alert=2", 1); /* read by the first pass through any point */
+    RUN(alerts_decode_and_fail_where_injected);
     RUN(dead_letters_carry_the_original);
     RUN(embeddings_decode_to_what_went_in);
     return mets_test_summary();

@@ -402,10 +402,95 @@ static void bad_records_are_refused(void)
     mets_alerter_free(a);
 }
 
+/* What mets_recovery_silent reported, and the records a checkpoint wrote. */
+static struct {
+    char ids[8][16];
+    int64_t ends[8];
+    int n;
+} silent_log;
+static struct {
+    uint8_t key[16], value[1024];
+    size_t klen, vlen;
+} records[8];
+static int nrecords;
+
+static int note_silent(void *ctx, const char *id, int64_t end_us)
+{
+    CHECK(silent_log.n < 8);
+    snprintf(silent_log.ids[silent_log.n], sizeof silent_log.ids[0], "%s", id);
+    silent_log.ends[silent_log.n++] = end_us;
+    return 1; /* the alert state changed */
+}
+
+static int keep_record(void *ctx, const void *key, size_t klen, const void *value, size_t vlen, mets_err *err)
+{
+    CHECK(nrecords < 8 && klen <= sizeof records[0].key && vlen <= sizeof records[0].value);
+    memcpy(records[nrecords].key, key, klen), memcpy(records[nrecords].value, value, vlen);
+    records[nrecords].klen = klen, records[nrecords++].vlen = vlen;
+    return 0;
+}
+
+static bool silent_listed(mets_recovery *r, const char *id, int64_t *end_us)
+{
+    silent_log.n = 0;
+    CHECK(mets_recovery_silent(r, 10 * SEC, note_silent, NULL) == 0);
+    for (int i = 0; i < silent_log.n; i++)
+        if (!strcmp(silent_log.ids[i], id)) {
+            if (end_us)
+                *end_us = silent_log.ends[i];
+            return true;
+        }
+    return false;
+}
+
+/* Silence is measured on the partition's clock: its newest Kafka timestamp (other beds' frames move it),
+ * then the quiet time reported while it is read to its end; a frame stops the quiet time; a restart goes
+ * on from the restored records. The end reported is that of the stream's last sample. */
+static void silent_streams_on_the_partition_clock(void)
+{
+    mets_recovery_params p = params();
+    p.idle_us = 60 * SEC;
+    mets_err err;
+    mets_recovery *r = mets_recovery_new(&p, &err);
+    mets_alerter *a = make_alerter();
+    bool feed;
+    int64_t offset = 0, end;
+    CHECK(!silent_listed(r, "a", NULL), "nothing seen, nothing silent");
+    for (int k = 0; k <= 20; k++) /* a: a frame a second for 21 s; b: for 6 s; frame times 1 s behind */
+        for (int s = 0; s < 2 - (k > 5); s++) {
+            CHECK(mets_recovery_frame(r, s ? "b" : "a", T0 + (k - 1) * SEC, T0 + k * SEC, T0 + k * SEC, offset, &feed,
+                                      &err) == 0);
+            mets_recovery_done(r, offset++);
+        }
+    CHECK(silent_listed(r, "b", &end) && end == T0 + 5 * SEC && silent_log.n == 1, "b silent 15 s, a not");
+    mets_recovery_quiet(r, 9 * SEC);
+    CHECK(!silent_listed(r, "a", NULL), "a silent 9 s");
+    mets_recovery_quiet(r, 1 * SEC);
+    CHECK(silent_listed(r, "a", &end) && end == T0 + 20 * SEC, "a silent 10 s");
+    CHECK(mets_recovery_frame(r, "a", T0 + 20 * SEC, T0 + 21 * SEC, T0 + 21 * SEC, offset, &feed, &err) == 0);
+    mets_recovery_done(r, offset++);
+    CHECK(!silent_listed(r, "a", NULL) && silent_listed(r, "b", NULL), "a frame ends the quiet time");
+    nrecords = 0;
+    CHECK(mets_recovery_checkpoint(r, a, keep_record, NULL, &err) == 0, "%s", err.msg);
+    bool b_written = false;
+    for (int i = 0; i < nrecords; i++)
+        b_written |= records[i].klen == 1 && records[i].key[0] == 'b';
+    CHECK(b_written, "a silent stream's record is written again (its alert state changed)");
+    mets_recovery *r2 = mets_recovery_new(&p, &err);
+    for (int i = 0; i < nrecords; i++)
+        CHECK(mets_recovery_restore(r2, a, records[i].key, records[i].klen, records[i].value, records[i].vlen, &err) ==
+              0, "%s", err.msg);
+    CHECK(silent_listed(r2, "b", &end) && end == T0 + 5 * SEC, "restored: b still silent, its end kept");
+    mets_recovery_free(r2);
+    mets_recovery_free(r);
+    mets_alerter_free(a);
+}
+
 int main(void)
 {
     RUN(crashes_at_random_points_lose_and_double_nothing);
     RUN(idle_streams_stop_holding_the_restart_point);
     RUN(bad_records_are_refused);
+    RUN(silent_streams_on_the_partition_clock);
     return mets_test_summary();
 }
