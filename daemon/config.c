@@ -1,10 +1,16 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
+#include <librdkafka/rdkafka.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <utf8proc.h>
 
 #include "fileio.h"
 #include "yamldoc.h"
@@ -16,6 +22,8 @@ typedef enum {
     T_STRING,
     T_PATH,     /* a string; relative paths resolve against the config file's folder */
     T_ADDRESS,  /* host:port */
+    T_BROKERS,  /* host:port[,host:port...], each optionally PROTOCOL:// (librdkafka's bootstrap.servers) */
+    T_TOPIC,    /* a Kafka topic name */
     T_INT,
     T_DOUBLE,
     T_DURATION, /* stored as seconds */
@@ -47,23 +55,23 @@ static const char *const priorities[] = {"low", "medium", "high", NULL};
 
 /* Grouped by section: the unknown-key message and the reference list them in this order. */
 static const key config_keys[] = {
-    {"kafka.bootstrap_servers", T_STRING, .required = true, .offset = CFG(kafka.bootstrap_servers),
-     .doc = "Kafka brokers, host:port[,host:port...] (librdkafka's bootstrap.servers)"},
+    {"kafka.bootstrap_servers", T_BROKERS, .required = true, .offset = CFG(kafka.bootstrap_servers),
+     .doc = "Kafka brokers (librdkafka's bootstrap.servers), each host:port optionally PROTOCOL://"},
     {"kafka.group_id", T_STRING, .def = "metsd", .offset = CFG(kafka.group_id),
      .doc = "consumer group; metsd instances of one group share the frame partitions"},
-    {"kafka.topics.frames", T_STRING, .def = "ecg.frames", .offset = CFG(kafka.topics.frames),
+    {"kafka.topics.frames", T_TOPIC, .def = "ecg.frames", .offset = CFG(kafka.topics.frames),
      .doc = "input: ECG frames from the bedside gateways"},
-    {"kafka.topics.embeddings", T_STRING, .def = "ecg.embeddings", .offset = CFG(kafka.topics.embeddings),
+    {"kafka.topics.embeddings", T_TOPIC, .def = "ecg.embeddings", .offset = CFG(kafka.topics.embeddings),
      .doc = "output: one embedding and its label scores per window"},
-    {"kafka.topics.alerts", T_STRING, .def = "ecg.alerts", .offset = CFG(kafka.topics.alerts),
+    {"kafka.topics.alerts", T_TOPIC, .def = "ecg.alerts", .offset = CFG(kafka.topics.alerts),
      .doc = "output: alert raise, update and clear events"},
-    {"kafka.topics.dead_letter", T_STRING, .def = "ecg.deadletter", .offset = CFG(kafka.topics.dead_letter),
+    {"kafka.topics.dead_letter", T_TOPIC, .def = "ecg.deadletter", .offset = CFG(kafka.topics.dead_letter),
      .doc = "output: frames that cannot be used, with the reason"},
-    {"kafka.topics.state", T_STRING, .def = "metsd.state", .offset = CFG(kafka.topics.state),
+    {"kafka.topics.state", T_TOPIC, .def = "metsd.state", .offset = CFG(kafka.topics.state),
      .doc = "compacted topic of per-stream state, restored on restart and rebalance"},
     {"kafka.properties", T_MAP, .offset = CFG(kafka.properties),
-     .doc = "librdkafka settings passed through unvalidated (`security.protocol`, `ssl.*`, `sasl.*`, ...); "
-            "values are strings; `bootstrap.servers` and `group.id` have keys of their own"},
+     .doc = "librdkafka settings (`security.protocol`, `ssl.*`, `sasl.*`, ...), each checked by librdkafka when "
+            "the file is loaded; values are strings; `bootstrap.servers` and `group.id` have keys of their own"},
     {"delivery.mode", T_ENUM, .def = "exactly_once", .choices = delivery_modes, .offset = CFG(delivery.mode),
      .doc = "exactly_once: outputs and input offsets commit in one Kafka transaction; at_least_once: "
             "outputs may repeat after a crash"},
@@ -177,6 +185,7 @@ typedef struct parse {
     mets_err *err;
     seen where[NCONFIG];
     yaml_node_t **policy_bodies; /* parallel to cfg->alerts.labels, parsed once alerts.default is known */
+    rd_kafka_conf_t *kafka;      /* where kafka.properties are tried, made at the first one */
 } parse;
 
 static yaml_node_t *node(parse *p, int id)
@@ -237,6 +246,8 @@ static void describe(const key *k, char *buf, size_t len)
     case T_STRING: snprintf(buf, len, "a non-empty string"); break;
     case T_PATH: snprintf(buf, len, "a file path"); break;
     case T_ADDRESS: snprintf(buf, len, "host:port"); break;
+    case T_BROKERS: snprintf(buf, len, "host:port[,host:port...]"); break;
+    case T_TOPIC: snprintf(buf, len, "a topic name (1 to 249 of a-z A-Z 0-9 . _ -, not . or ..)"); break;
     case T_INT: snprintf(buf, len, "an integer in [%.10g, %.10g]", k->min, k->max); break;
     case T_DOUBLE: snprintf(buf, len, "a number in [%.10g, %.10g]", k->min, k->max); break;
     case T_DURATION: snprintf(buf, len, "a duration in [%.10gs, %.10gs]", k->min, k->max); break;
@@ -253,20 +264,25 @@ static void describe(const key *k, char *buf, size_t len)
     }
 }
 
+/* Decimal digits, optionally signed, without a leading zero (YAML 1.1 reads 010 as 8). */
 static bool parse_int(const char *s, long *out)
 {
-    char *end;
+    size_t sign = s[0] == '+' || s[0] == '-', digits = strspn(s + sign, "0123456789");
+    if (!digits || s[sign + digits] || (s[sign] == '0' && digits > 1))
+        return false;
     errno = 0;
-    *out = strtol(s, &end, 10);
-    return end != s && !*end && errno != ERANGE;
+    *out = strtol(s, NULL, 10);
+    return errno != ERANGE;
 }
 
-/* A finite number followed by `unit`. */
+/* A finite decimal number followed by `unit`. */
 static bool parse_number(const char *s, const char *unit, double *out)
 {
-    char *end;
-    *out = strtod(s, &end);
-    return end != s && isfinite(*out) && !strcmp(end, unit);
+    size_t n = mets_yaml_decimal_len(s);
+    if (!n || strcmp(s + n, unit))
+        return false;
+    *out = strtod(s, NULL);
+    return isfinite(*out);
 }
 
 /* Seconds, bare or with a unit: 500ms, 10s, 2min, 1h. */
@@ -284,16 +300,208 @@ static bool parse_duration(const char *s, double *out)
     return false;
 }
 
-/* host:port, the host possibly a bracketed IPv6 address; names are resolved when the server starts. */
-static bool valid_address(const char *s)
+/* Why host (len bytes) is not a host name, an IPv4 address or a bracketed IPv6 address, in why; false then.
+ * Names are resolved when they are used: metsd may start before the DNS knows them. */
+static bool valid_host(const char *host, size_t len, char *why, size_t wlen)
 {
-    const char *colon = strrchr(s, ':');
-    long port;
-    if (!colon || colon == s || !parse_int(colon + 1, &port) || port < 0 || port > 65535)
+    char buf[256];
+    unsigned char addr[sizeof(struct in6_addr)];
+    const char *what = "a host name";
+    bool ok = len < sizeof buf;
+    if (ok && host[0] == '[') {
+        what = "an IPv6 address";
+        ok = len > 2 && host[len - 1] == ']' && snprintf(buf, sizeof buf, "%.*s", (int)len - 2, host + 1) &&
+             inet_pton(AF_INET6, buf, addr) == 1;
+    } else if (ok && strspn(host, "0123456789.") >= len) { /* digits and dots are meant as an IPv4 address */
+        what = "an IPv4 address";
+        ok = snprintf(buf, sizeof buf, "%.*s", (int)len, host) && inet_pton(AF_INET, buf, addr) == 1;
+    } else {
+        /* dot-separated labels of letters, digits, '-' and '_' (container names have them), none empty,
+         * none starting or ending with '-' */
+        for (size_t i = 0, n; ok && i <= len; i += n + 1) {
+            n = 0;
+            while (i + n < len && (isalnum((unsigned char)host[i + n]) || host[i + n] == '-' || host[i + n] == '_'))
+                n++;
+            ok = n > 0 && n <= 63 && host[i] != '-' && host[i + n - 1] != '-' && (i + n == len || host[i + n] == '.');
+        }
+    }
+    if (!ok)
+        snprintf(why, wlen, "'%.*s' is not %s", (int)(len < 100 ? len : 100), host, what);
+    return ok;
+}
+
+/* host:port (s, len bytes), the port in [min_port, 65535]; an empty host only where `any_host` allows it
+ * (":9464": every interface). Why not, in why. */
+static bool valid_host_port(const char *s, size_t len, bool any_host, long min_port, char *why, size_t wlen)
+{
+    const char *colon = NULL, *close = s[0] == '[' ? memchr(s, ']', len) : NULL;
+    for (size_t i = len; i > 0 && !colon; i--)
+        colon = s[i - 1] == ':' ? s + i - 1 : NULL;
+    int shown = (int)(len < 100 ? len : 100);
+    if (!colon || (close && colon < close)) {
+        snprintf(why, wlen, "'%.*s' has no port", shown, s);
         return false;
-    if (s[0] == '[')
-        return colon[-1] == ']' && colon - s > 2;
-    return !memchr(s, ':', (size_t)(colon - s)); /* a bare IPv6 address would be ambiguous */
+    }
+    size_t hlen = (size_t)(colon - s), plen = len - hlen - 1;
+    long port = -1;
+    if (plen > 0 && plen <= 5 && strspn(colon + 1, "0123456789") >= plen)
+        port = strtol(colon + 1, NULL, 10);
+    if (port < min_port || port > 65535) {
+        snprintf(why, wlen, "port '%.*s' of '%.*s' is not in [%ld, 65535]", (int)(plen < 20 ? plen : 20), colon + 1,
+                 shown, s, min_port);
+        return false;
+    }
+    if (hlen && s[0] != '[' && memchr(s, ':', hlen) && strspn(s, "0123456789abcdefABCDEF:.") >= hlen) {
+        snprintf(why, wlen, "an IPv6 address takes brackets, as in [::1]:9092");
+        return false;
+    }
+    if (!hlen && !any_host)
+        snprintf(why, wlen, "'%.*s' has no host", shown, s);
+    return hlen ? valid_host(s, hlen, why, wlen) : any_host;
+}
+
+/* librdkafka's bootstrap.servers: host:port entries, separated by commas, each optionally PROTOCOL://. */
+static bool valid_brokers(const char *s, char *why, size_t wlen)
+{
+    static const char *const protocols[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
+    const size_t nprotocols = sizeof protocols / sizeof *protocols;
+    for (const char *entry = s;; entry++) {
+        entry += strspn(entry, " ");
+        size_t len = strcspn(entry, ",");
+        while (len && entry[len - 1] == ' ')
+            len--;
+        const char *sep = strstr(entry, "://");
+        sep = sep && sep < entry + len ? sep : NULL;
+        if (!len) {
+            snprintf(why, wlen, "an empty entry");
+            return false;
+        }
+        if (sep) {
+            size_t i = 0, plen = (size_t)(sep - entry);
+            while (i < nprotocols && (strlen(protocols[i]) != plen || strncasecmp(entry, protocols[i], plen)))
+                i++;
+            if (i == nprotocols) {
+                snprintf(why, wlen, "unknown protocol '%.*s', expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+                         (int)(plen < 40 ? plen : 40), entry);
+                return false;
+            }
+            len -= plen + 3, entry = sep + 3;
+        }
+        if (!valid_host_port(entry, len, false, 1, why, wlen))
+            return false;
+        entry += strcspn(entry, ",");
+        if (!*entry)
+            return true;
+    }
+}
+
+/* Kafka's rule for topic names. */
+static bool valid_topic(const char *s)
+{
+    size_t len = strlen(s);
+    return len >= 1 && len <= 249 && strcmp(s, ".") && strcmp(s, "..") &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == len;
+}
+
+/* Kafka takes '.' and '_' in a topic name for one (their metric names collide). */
+static bool same_topic(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (*a != *b && !((*a == '.' || *a == '_') && (*b == '.' || *b == '_')))
+            return false;
+    return *a == *b;
+}
+
+/* Why two topics must differ. */
+static const char *topic_role(const key *a, const key *b)
+{
+    if (!strcmp(a->name, "kafka.topics.frames") || !strcmp(b->name, "kafka.topics.frames"))
+        return "metsd would consume its own output";
+    if (!strcmp(a->name, "kafka.topics.state") || !strcmp(b->name, "kafka.topics.state"))
+        return "the state topic is compacted and keyed by stream, it holds state only";
+    return "each output topic carries one kind of message";
+}
+
+static const char *topic_of(const parse *p, int i)
+{
+    return *(char *const *)((const char *)p->cfg + config_keys[i].offset);
+}
+
+/* Every topic its own, reported at the one set later in the file (a default is set nowhere). */
+static int check_topics(parse *p)
+{
+    for (int i = 0; i < NCONFIG; i++)
+        for (int j = i + 1; j < NCONFIG; j++) {
+            if (config_keys[i].type != T_TOPIC || config_keys[j].type != T_TOPIC ||
+                !same_topic(topic_of(p, i), topic_of(p, j)))
+                continue;
+            bool i_later = p->where[i].set && (!p->where[j].set || p->where[i].at.index > p->where[j].at.index);
+            int at = i_later ? i : j, other = i_later ? j : i;
+            const char *t = topic_of(p, at), *o = topic_of(p, other);
+            const char *why = topic_role(&config_keys[i], &config_keys[j]);
+            char msg[768];
+            if (!strcmp(t, o))
+                snprintf(msg, sizeof msg, "%s: '%s' is also the topic of %s: %s; expected a topic of its own",
+                         config_keys[at].name, t, config_keys[other].name, why);
+            else
+                snprintf(msg, sizeof msg, "%s: '%s' collides with %s '%s' (Kafka takes '.' and '_' for one): %s",
+                         config_keys[at].name, t, config_keys[other].name, o, why);
+            return fail(p, p->where[at].at, msg);
+        }
+    return 0;
+}
+
+/* Where each key is set, kept for the checks made after loading (mets_config_check_files). */
+static int keep_marks(parse *p)
+{
+    if (!(p->cfg->marks = calloc(NCONFIG, sizeof *p->cfg->marks)))
+        return out_of_memory(p);
+    for (int i = 0; i < NCONFIG; i++)
+        if (p->where[i].set)
+            p->cfg->marks[i] = (mets_config_mark){p->where[i].at.line + 1, p->where[i].at.column + 1};
+    return 0;
+}
+
+/* The first code point of s that does not show (a control, format, private-use or unassigned one, or a
+ * line or paragraph separator: "metsd\n", U+FEFF, U+200B), or -1. */
+static utf8proc_int32_t hidden_char(const char *s)
+{
+    utf8proc_int32_t cp = -1;
+    for (const utf8proc_uint8_t *u = (const utf8proc_uint8_t *)s; *u; cp = -1) {
+        utf8proc_ssize_t n = utf8proc_iterate(u, -1, &cp);
+        if (n <= 0)
+            return 0xfffd; /* not UTF-8: the YAML reader lets none through */
+        utf8proc_category_t c = utf8proc_category(cp);
+        if (c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CF || c == UTF8PROC_CATEGORY_CO ||
+            c == UTF8PROC_CATEGORY_CN || c == UTF8PROC_CATEGORY_CS || c == UTF8PROC_CATEGORY_ZL ||
+            c == UTF8PROC_CATEGORY_ZP)
+            return cp;
+        u += n;
+    }
+    return cp;
+}
+
+/* Why s is not a value of string key k, in why (when there is more to say than what k expects); false then. */
+static bool valid_string(const key *k, const char *s, char *why, size_t wlen)
+{
+    size_t len = strlen(s);
+    utf8proc_int32_t hidden = hidden_char(s);
+    if (!len) /* what k expects says it all */
+        return false;
+    if (k->type == T_STRING && strspn(s, " \t\r\n") == len)
+        snprintf(why, wlen, "only whitespace");
+    else if (k->type == T_STRING && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1])))
+        snprintf(why, wlen, "leading or trailing whitespace");
+    else if (hidden >= 0)
+        snprintf(why, wlen, "%s character (U+%04X)",
+                 utf8proc_category(hidden) == UTF8PROC_CATEGORY_CC ? "a control" : "an invisible", (unsigned)hidden);
+    else if (k->type == T_ADDRESS)
+        return valid_host_port(s, len, true, 0, why, wlen);
+    else if (k->type == T_BROKERS)
+        return valid_brokers(s, why, wlen);
+    else
+        return k->type != T_TOPIC || valid_topic(s);
+    return false;
 }
 
 /* Relative paths mean relative to the config file, so that a config works from any working directory. */
@@ -309,9 +517,9 @@ static char *resolve(const char *file, const char *path)
     return out;
 }
 
-static int set_string(const char *file, const key *k, const char *s, char **field)
+static int set_string(const char *file, const key *k, const char *s, char **field, char *why, size_t wlen)
 {
-    if (!*s || (k->type == T_ADDRESS && !valid_address(s)))
+    if (!valid_string(k, s, why, wlen))
         return METS_EFORMAT;
     char *copy = k->type == T_PATH ? resolve(file, s) : strdup(s);
     if (!copy)
@@ -331,15 +539,18 @@ static int set_enum(const key *k, const char *s, int *field)
     return METS_EFORMAT;
 }
 
-/* Sets a scalar key from its text: 0, METS_EFORMAT if the text is not a valid value, or METS_ENOMEM. */
-static int set_scalar(const char *file, const key *k, const char *s, void *field)
+/* Sets a scalar key from its text: 0, METS_EFORMAT if the text is not a valid value (with the reason in why
+ * where there is more to say than what the key expects), or METS_ENOMEM. */
+static int set_scalar(const char *file, const key *k, const char *s, void *field, char *why, size_t wlen)
 {
     long i;
     double d;
     switch (k->type) {
     case T_STRING:
     case T_PATH:
-    case T_ADDRESS: return set_string(file, k, s, field);
+    case T_ADDRESS:
+    case T_BROKERS:
+    case T_TOPIC: return set_string(file, k, s, field, why, wlen);
     case T_ENUM: return set_enum(k, s, field);
     case T_INT:
         if (!parse_int(s, &i) || i < k->min || i > k->max)
@@ -363,10 +574,11 @@ static int set_scalar(const char *file, const key *k, const char *s, void *field
 
 static int apply_defaults(const table *t, char *base)
 {
+    char why[8];
     for (int i = 0; i < t->n; i++) {
         const key *k = &t->keys[i];
         int rc = k->type == T_POLICY ? apply_defaults(&policy_table, base + k->offset)
-                 : k->def            ? set_scalar("", k, k->def, base + k->offset)
+                 : k->def            ? set_scalar("", k, k->def, base + k->offset, why, sizeof why)
                                      : 0;
         assert(rc != METS_EFORMAT && "a default in the key table is invalid");
         if (rc)
@@ -420,6 +632,7 @@ static int npairs(const yaml_node_t *map)
  * ambiguous), or what its delivery guarantees rest on. */
 static const char *const own_properties[][2] = {
     {"bootstrap.servers", "set kafka.bootstrap_servers instead"},
+    {"metadata.broker.list", "set kafka.bootstrap_servers instead"}, /* librdkafka's alias of bootstrap.servers */
     {"group.id", "set kafka.group_id instead"},
     {"transactional.id", "set delivery.instance_id instead"},
     {"enable.auto.commit", "metsd commits offsets itself, with its outputs"},
@@ -433,8 +646,9 @@ static const char *const own_properties[][2] = {
 static int add_property(parse *p, const char *path, const yaml_node_t *map, const yaml_node_pair_t *kv,
                         mets_kv_list *list)
 {
-    const char *name, *value = mets_yaml_scalar(node(p, kv->value));
-    char msg[512];
+    const yaml_node_t *v = node(p, kv->value);
+    const char *name, *value = mets_yaml_scalar(v);
+    char msg[768], errstr[256];
     int rc = key_name(p, map, kv, "librdkafka property", &name);
     if (rc)
         return rc;
@@ -443,9 +657,20 @@ static int add_property(parse *p, const char *path, const yaml_node_t *map, cons
             snprintf(msg, sizeof msg, "%s.%s: %s", path, name, own_properties[i][1]);
             return fail(p, node(p, kv->key)->start_mark, msg);
         }
-    if (!value) {
-        snprintf(msg, sizeof msg, "%s.%.200s: expected a string value, got a mapping or list", path, name);
-        return fail(p, node(p, kv->value)->start_mark, msg);
+    if (!value || mets_yaml_is_null(v)) {
+        snprintf(msg, sizeof msg, "%s.%.200s: expected a string value, got %s", path, name,
+                 value ? "null" : "a mapping or list");
+        return fail(p, v->start_mark, msg);
+    }
+    /* What metsd would refuse at start, refused here, where the line is known. */
+    if (!p->kafka && !(p->kafka = rd_kafka_conf_new()))
+        return out_of_memory(p);
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(p->kafka, name, value, errstr, sizeof errstr);
+    if (res != RD_KAFKA_CONF_OK) {
+        errstr[strcspn(errstr, "\n")] = 0;
+        snprintf(msg, sizeof msg, "%.200s.%.200s: %s%s", path, name, errstr,
+                 res == RD_KAFKA_CONF_UNKNOWN ? ", expected a librdkafka property (its CONFIGURATION.md)" : "");
+        return fail(p, (res == RD_KAFKA_CONF_UNKNOWN ? node(p, kv->key) : v)->start_mark, msg);
     }
     mets_kv *e = &list->items[list->n++];
     e->key = strdup(name), e->value = strdup(value);
@@ -511,18 +736,37 @@ static int set_value(parse *p, const char *path, const key *k, yaml_node_t *v, c
     case T_POLICIES: return set_policies(p, path, v, field);
     default: break;
     }
-    const char *s = mets_yaml_scalar(v);
-    int rc = s ? set_scalar(p->name, k, s, field) : METS_EFORMAT;
+    /* Numbers and booleans are written plain and text where text belongs: "2" is a string, 2 a number. */
+    bool typed = k->type == T_INT || k->type == T_DOUBLE || k->type == T_DURATION || k->type == T_BOOL;
+    bool text = k->type == T_STRING || k->type == T_PATH || k->type == T_ADDRESS || k->type == T_BROKERS ||
+                k->type == T_TOPIC;
+    const char *s = mets_yaml_scalar(v), *kind = mets_yaml_plain_kind(v);
+    char want[256], msg[1024], why[200] = "";
+    int rc = !s || mets_yaml_is_null(v) || (text && kind) || (typed && mets_yaml_is_quoted(v))
+                 ? METS_EFORMAT
+                 : set_scalar(p->name, k, s, field, why, sizeof why);
     if (rc == METS_ENOMEM)
         return out_of_memory(p);
     if (!rc)
         return 0;
-    char want[256], msg[512];
     describe(k, want, sizeof want);
-    if (s)
-        snprintf(msg, sizeof msg, "%.200s: expected %.200s, got '%.80s'", path, want, s);
-    else
+    char got[96] = "";
+    for (size_t i = 0, n = 0; s && s[i] && n + 5 < sizeof got && i < 80; i++) /* control characters escaped */
+        n += (size_t)snprintf(got + n, sizeof got - n, iscntrl((unsigned char)s[i]) ? "\\x%02x" : "%c",
+                              (unsigned char)s[i]);
+    if (!s)
         snprintf(msg, sizeof msg, "%.200s: expected %.200s, got a mapping or list", path, want);
+    else if (mets_yaml_is_null(v))
+        snprintf(msg, sizeof msg, "%.200s: expected %.200s, got null ('%s')", path, want, s);
+    else if (text && kind)
+        snprintf(msg, sizeof msg, "%.200s: expected %.200s, got %s, '%s' (quote it if it is meant as text)", path,
+                 want, kind, got);
+    else if (typed && mets_yaml_is_quoted(v))
+        snprintf(msg, sizeof msg, "%.200s: expected %.200s, got the quoted string '%s' (write it without quotes)",
+                 path, want, got);
+    else
+        snprintf(msg, sizeof msg, "%.200s: expected %.200s, got '%s'%s%s%s", path, want, got, *why ? " (" : "", why,
+                 *why ? ")" : "");
     return fail(p, v->start_mark, msg);
 }
 
@@ -635,15 +879,16 @@ static int parse_root(parse *p)
 {
     yaml_node_t *root = yaml_document_get_root_node(&p->doc);
     if (!root) {
-        char want[400];
+        char want[400], msg[512];
         list_children(&config_table, "", want, sizeof want);
-        return mets_err_set(p->err, METS_EFORMAT, "%s: empty document, expected a mapping with keys %s", p->name,
-                            want);
+        snprintf(msg, sizeof msg, "empty document, expected a mapping with keys %s", want);
+        return fail(p, (yaml_mark_t){0}, msg);
     }
     int dflt = key_index(&config_table, "alerts.default");
     int rc = walk(p, &config_table, "", "", root, (char *)p->cfg, p->where);
     rc = rc ? rc : check_policy(p, "alerts.default", &p->cfg->alerts.default_policy, p->where[dflt].at);
     rc = rc ? rc : finish_policies(p);
+    rc = rc ? rc : check_topics(p);
     rc = rc ? rc : check_required(p, root);
     return rc ? rc : check_order(p);
 }
@@ -659,8 +904,11 @@ int mets_config_parse(const char *text, size_t len, const char *name, mets_confi
         rc = out_of_memory(&p);
     else if (!(rc = mets_yaml_load(&p.doc, text, len, name, err))) {
         rc = parse_root(&p);
+        rc = rc ? rc : keep_marks(&p);
         yaml_document_delete(&p.doc);
     }
+    if (p.kafka)
+        rd_kafka_conf_destroy(p.kafka);
     free(p.policy_bodies);
     if (rc)
         mets_config_free(cfg);
@@ -687,7 +935,9 @@ static void free_keys(const table *t, char *base)
         switch (t->keys[i].type) {
         case T_STRING:
         case T_PATH:
-        case T_ADDRESS: free(*(char **)field); break;
+        case T_ADDRESS:
+        case T_BROKERS:
+        case T_TOPIC: free(*(char **)field); break;
         case T_MAP:
             for (int j = 0; j < kv->n; j++)
                 free(kv->items[j].key), free(kv->items[j].value);
@@ -707,7 +957,20 @@ void mets_config_free(mets_config *cfg)
 {
     free_keys(&config_table, (char *)cfg);
     free(cfg->file);
+    free(cfg->marks);
     memset(cfg, 0, sizeof *cfg);
+}
+
+int mets_config_fail(const mets_config *cfg, const char *name, int code, mets_err *err, const char *fmt, ...)
+{
+    int i = key_index(&config_table, name);
+    mets_config_mark at = cfg->marks && i >= 0 && cfg->marks[i].line ? cfg->marks[i] : (mets_config_mark){1, 1};
+    char what[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return mets_err_set(err, code, "%s:%zu:%zu: %s: %s", cfg->file, at.line, at.column, name, what);
 }
 
 const mets_alert_policy *mets_config_policy(const mets_config *cfg, const char *group, const char *label)
@@ -742,7 +1005,8 @@ static bool same_str(const char *a, const char *b)
 static bool same_value(const key *k, const void *a, const void *b)
 {
     switch (k->type) {
-    case T_STRING: case T_PATH: case T_ADDRESS: return same_str(*(char *const *)a, *(char *const *)b);
+    case T_STRING: case T_PATH: case T_ADDRESS: case T_BROKERS: case T_TOPIC:
+        return same_str(*(char *const *)a, *(char *const *)b);
     case T_INT: case T_ENUM: return *(const int *)a == *(const int *)b;
     case T_DOUBLE: case T_DURATION: return *(const double *)a == *(const double *)b;
     case T_BOOL: return *(const bool *)a == *(const bool *)b;
@@ -786,6 +1050,14 @@ void mets_config_reference(FILE *f)
           "`metsd --check-config` or `mets check-config [FILE]` validates it and the files it names.\n\n"
           "- Unknown keys, duplicate keys, values of the wrong type or out of range and missing required keys\n"
           "  are errors that name `file:line:column` and what was expected.\n"
+          "- Numbers, durations and `true`/`false` are written plain (`workers: \"2\"` is a string); a string key\n"
+          "  takes no null (`~`), no whitespace-only value and no control character. The file is one YAML\n"
+          "  document of UTF-8 text indented with spaces, without anchors, aliases or tags.\n"
+          "- The topics are five different topics (Kafka takes `.` and `_` for one); each `kafka.properties`\n"
+          "  entry must be accepted by librdkafka; `models.ecg` and `models.text` must be the ECG encoder and\n"
+          "  the text model by their own metadata (`model.arch`).\n"
+          "- `tests/fixtures/bad_config/` is a corpus of configurations that are refused, each with where\n"
+          "  and why (its README says how to add one).\n"
           "- Relative paths resolve against the folder of the configuration file, not the working directory.\n"
           "- A duration is a number of seconds or a number with a unit: `500ms`, `10s`, `2min`, `1h`.\n"
           "- Absent keys take their default.\n"

@@ -64,14 +64,20 @@ typedef struct mets_policy_list {
     int n;
 } mets_policy_list;
 
+/* Where a value is set in the file (1-based; line 0: it is not, it has its default). */
+typedef struct mets_config_mark {
+    size_t line, column;
+} mets_config_mark;
+
 typedef struct mets_config {
-    char *file; /* the file it was loaded from, for messages */
+    char *file;              /* the file it was loaded from, for messages */
+    mets_config_mark *marks; /* where each key is set, in the order of the key table: see mets_config_fail */
     struct {
         char *bootstrap_servers, *group_id;
         struct {
             char *frames, *embeddings, *alerts, *dead_letter, *state;
         } topics;
-        mets_kv_list properties; /* librdkafka settings, passed through unvalidated */
+        mets_kv_list properties; /* librdkafka settings, each accepted by rd_kafka_conf_set when loaded */
     } kafka;
     struct {
         int mode; /* METS_DELIVERY_* */
@@ -117,10 +123,17 @@ int mets_config_load(const char *path, mets_config *cfg, mets_err *err);
 int mets_config_parse(const char *text, size_t len, const char *name, mets_config *cfg, mets_err *err);
 void mets_config_free(mets_config *cfg);
 
-/* Checks what the config refers to: the model files are readable, the labels file loads, and every
- * per-label alert policy names a label of it. Separate from loading so that --check-config can say
- * which of the two failed, and tests can load configs whose files do not exist. */
+/* Checks what the config refers to: each model file is the model its key names (by its metadata, without
+ * reading the weights), the labels file loads, and every per-label alert policy and the artefact label
+ * name a label of it. Errors start with file:line:column of the key in the config. Separate from loading
+ * so that --check-config can say which of the two failed, and tests can load configs whose files do not
+ * exist. */
 int mets_config_check_files(const mets_config *cfg, mets_err *err);
+
+/* Fills err with code and "file:line:column: name: " + the message, the place where key `name` is set in the
+ * file (1:1 when it is not), and returns code: for what is checked after loading. */
+int mets_config_fail(const mets_config *cfg, const char *name, int code, mets_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* The first key that differs between the running and the reloaded configuration and that a reload cannot
  * apply (docs/config.md: "restart"), or NULL when a reload can apply every difference. The caller makes the
@@ -138,8 +151,11 @@ int mets_config_artefact_label(const mets_config *cfg, const struct mets_labels 
 /* Writes the reference of every key (Markdown; docs/config.md is this output). */
 void mets_config_reference(FILE *f);
 
-/* `metsd --check-config` / `mets check-config`: loads and checks `path`, prints "config OK" to stdout
- * or the error to stderr; returns the exit status (0 or 1). */
+/* mets_config_load and mets_config_check_files: all that `mets check-config` checks. */
+int mets_config_check(const char *path, mets_err *err);
+
+/* `metsd --check-config` / `mets check-config`: mets_config_check, printing "config OK" to stdout or the
+ * error to stderr; returns the exit status (0 or 1). */
 int mets_config_check_main(const char *path);
 
 #endif

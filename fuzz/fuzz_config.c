@@ -26,6 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!c.kafka.bootstrap_servers || !resolved(c.models.ecg) || !resolved(c.models.text) ||
         !resolved(c.models.labels) || c.window.hop_s > c.window.length_s || !policy_ok(&c.alerts.default_policy))
         __builtin_trap(); /* an invariant of a loaded config is broken */
+    const char *topics[] = {c.kafka.topics.frames, c.kafka.topics.embeddings, c.kafka.topics.alerts,
+                            c.kafka.topics.dead_letter, c.kafka.topics.state};
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            if (!strcmp(topics[i], topics[j]))
+                __builtin_trap(); /* metsd would consume its own output, or mix records in one topic */
     for (int i = 0; i < c.alerts.labels.n; i++) {
         const mets_label_policy *lp = &c.alerts.labels.items[i];
         if (!policy_ok(&lp->policy) || mets_config_policy(&c, lp->group, lp->label) == &c.alerts.default_policy)

@@ -98,8 +98,7 @@ double mets_ecgenc_flops(const mets_ecgenc_arch *a)
 
 int mets_ecgenc_arch_write(const mets_ecgenc_arch *a, struct mets_mfile_writer *w)
 {
-    static const char arch[] = "mets-resnet1d";
-    int rc = mets_mfile_writer_set_str(w, "model.arch", arch, sizeof arch - 1);
+    int rc = mets_mfile_writer_set_str(w, "model.arch", METS_ECGENC_ARCH, strlen(METS_ECGENC_ARCH));
     rc = rc ?: mets_mfile_writer_set_i64(w, "ecg.rate_hz", a->rate_hz);
     rc = rc ?: mets_mfile_writer_set_i64(w, "ecg.samples", a->samples);
     rc = rc ?: mets_mfile_writer_set_i64(w, "enc.stem_channels", a->stem_channels);
@@ -137,8 +136,8 @@ int mets_ecgenc_arch_read(const mets_mfile *mf, mets_ecgenc_arch *a, mets_err *e
     int rc = mets_mfile_get_str(mf, "model.arch", &arch, &len, err);
     if (rc)
         return rc;
-    if (len != 13 || memcmp(arch, "mets-resnet1d", 13))
-        return mets_err_set(err, METS_EFORMAT, "%s: model.arch is '%.*s', expected 'mets-resnet1d'",
+    if (len != strlen(METS_ECGENC_ARCH) || memcmp(arch, METS_ECGENC_ARCH, len))
+        return mets_err_set(err, METS_EFORMAT, "%s: model.arch is '%.*s', expected '" METS_ECGENC_ARCH "'",
                             mets_mfile_name(mf), (int)len, arch);
     memset(a, 0, sizeof *a);
     if ((rc = read_int(mf, "ecg.rate_hz", 1, 10000, &a->rate_hz, err)) ||

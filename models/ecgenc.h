@@ -32,6 +32,8 @@
 #define METS_ECG_LEADS 12
 #define METS_ECG_IN_CHANNELS (2 * METS_ECG_LEADS)
 #define METS_ECGENC_MAX_STAGES 6
+/* The model.arch metadata of an ECG encoder file: what tells it from any other model file. */
+#define METS_ECGENC_ARCH "mets-resnet1d"
 
 /* The 12 standard lead names, in input-channel order. */
 extern const char *const mets_ecg_lead_names[METS_ECG_LEADS];

@@ -1,6 +1,7 @@
 #include "labels.h"
 
 #include <cblas.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +39,30 @@ static int push(void **array, int *count, size_t size)
     return 0;
 }
 
+/* Whether s is only spaces, tabs and line breaks (or nothing). */
+static bool blank(const char *s)
+{
+    return !s[strspn(s, " \t\r\n")];
+}
+
+/* A group or label name, or a prompt: a string with something in it. */
+static int check_text(parse *p, const yaml_node_t *n, const char *what)
+{
+    const char *s = mets_yaml_scalar(n);
+    if (!s || mets_yaml_is_null(n) || blank(s)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "expected %s: a non-empty string, got %s", what,
+                 !s ? "a mapping or list" : mets_yaml_is_null(n) ? "null" : *s ? "only whitespace" : "''");
+        return fail_at(p, n, msg);
+    }
+    return 0;
+}
+
 static int add_prompt(parse *p, const yaml_node_t *n)
 {
     const char *s = mets_yaml_scalar(n);
-    if (!s || !*s)
-        return fail_at(p, n, "expected a prompt: a non-empty string");
+    if (check_text(p, n, "a prompt"))
+        return METS_EFORMAT;
     if (push((void **)&p->l->prompts, &p->l->nprompts, sizeof *p->l->prompts))
         return fail_at(p, n, "too many prompts");
     return (p->l->prompts[p->l->nprompts - 1] = strdup(s)) ? 0 : fail_at(p, n, "out of memory");
@@ -58,6 +78,8 @@ static int parse_label(parse *p, const yaml_node_t *body, mets_label *lab)
         yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
         if (!mets_yaml_scalar(k) || strcmp(mets_yaml_scalar(k), "prompts"))
             return fail_at(p, k, "unknown key: a label has only 'prompts'");
+        if (kv > body->data.mapping.pairs.start) /* the first was 'prompts' too: merging them would hide one */
+            return fail_at(p, k, "duplicate key 'prompts'");
         if (v->type == YAML_SCALAR_NODE) {
             if (add_prompt(p, v))
                 return METS_EFORMAT;
@@ -76,8 +98,10 @@ static int parse_label(parse *p, const yaml_node_t *body, mets_label *lab)
 static int parse_group(parse *p, const yaml_node_t *key, const yaml_node_t *body)
 {
     mets_labels *l = p->l;
-    if (!mets_yaml_scalar(key) || !*mets_yaml_scalar(key))
-        return fail_at(p, key, "expected a group name");
+    if (check_text(p, key, "a group name"))
+        return METS_EFORMAT;
+    if (strchr(mets_yaml_scalar(key), '/'))
+        return fail_at(p, key, "a group name without '/': alerts.artefact_label names a label as group/label");
     if (body->type != YAML_MAPPING_NODE || body->data.mapping.pairs.top == body->data.mapping.pairs.start)
         return fail_at(p, body, "expected a mapping of labels");
     for (int g = 0; g < l->ngroups; g++)
@@ -89,8 +113,8 @@ static int parse_group(parse *p, const yaml_node_t *key, const yaml_node_t *body
     *grp = (mets_label_group){.name = strdup(mets_yaml_scalar(key)), .first_label = l->nlabels};
     for (yaml_node_pair_t *kv = body->data.mapping.pairs.start; kv < body->data.mapping.pairs.top; kv++) {
         yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
-        if (!mets_yaml_scalar(k) || !*mets_yaml_scalar(k))
-            return fail_at(p, k, "expected a label name");
+        if (check_text(p, k, "a label name"))
+            return METS_EFORMAT;
         if (mets_labels_find(l, grp->name, mets_yaml_scalar(k)) >= 0)
             return fail_at(p, k, "duplicate label in this group");
         if (push((void **)&l->labels, &l->nlabels, sizeof *l->labels))
@@ -103,6 +127,9 @@ static int parse_group(parse *p, const yaml_node_t *key, const yaml_node_t *body
         if (parse_label(p, v, lab))
             return METS_EFORMAT;
     }
+    if (grp->nlabels == 1) /* it would score 1.0 whatever the ECG, and raise on every bed */
+        return fail_at(p, key, "a group with a single label: a softmax over one label is always 1.0, expected two "
+                               "labels or more");
     return 0;
 }
 
@@ -111,19 +138,28 @@ static int parse_root(parse *p)
     yaml_node_t *root = yaml_document_get_root_node(&p->doc);
     int version = 0, groups = 0;
     if (!root)
-        return mets_err_set(p->err, METS_EFORMAT, "%s: empty document, expected 'version' and 'groups'", p->name);
+        return mets_yaml_fail(p->err, p->name, (yaml_mark_t){0}, "empty document, expected 'version' and 'groups'");
     if (root->type != YAML_MAPPING_NODE)
         return fail_at(p, root, "expected a mapping with 'version' and 'groups'");
     for (yaml_node_pair_t *kv = root->data.mapping.pairs.start; kv < root->data.mapping.pairs.top; kv++) {
         yaml_node_t *k = yaml_document_get_node(&p->doc, kv->key), *v = yaml_document_get_node(&p->doc, kv->value);
         const char *key = mets_yaml_scalar(k);
+        if (key && ((!strcmp(key, "version") && version) || (!strcmp(key, "groups") && groups))) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "duplicate key '%s'", key);
+            return fail_at(p, k, msg);
+        }
         if (key && !strcmp(key, "version")) {
             if (!mets_yaml_scalar(v) || strcmp(mets_yaml_scalar(v), "1"))
                 return fail_at(p, v, "expected version: 1");
+            if (mets_yaml_is_quoted(v))
+                return fail_at(p, v, "expected version: 1, got the quoted string '1'");
             version = 1;
         } else if (key && !strcmp(key, "groups")) {
             if (v->type != YAML_MAPPING_NODE)
                 return fail_at(p, v, "expected a mapping of label groups");
+            if (v->data.mapping.pairs.top == v->data.mapping.pairs.start)
+                return fail_at(p, v, "expected at least one label group");
             for (yaml_node_pair_t *g = v->data.mapping.pairs.start; g < v->data.mapping.pairs.top; g++)
                 if (parse_group(p, yaml_document_get_node(&p->doc, g->key), yaml_document_get_node(&p->doc, g->value)))
                     return METS_EFORMAT;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,8 +321,9 @@ static int index_names(mets_mfile *mf, mets_err *err)
     return 0;
 }
 
-/* Magic, version, size and checksum: everything about the file as a whole, before its contents. */
-static int check_envelope(const unsigned char *buf, size_t len, const char *file, mets_err *err)
+/* Magic, version, size and checksum (unless `checksum` is false): everything about the file as a whole,
+ * before its contents. */
+static int check_envelope(const unsigned char *buf, size_t len, const char *file, bool checksum, mets_err *err)
 {
     size_t head = len < sizeof MAGIC ? len : sizeof MAGIC;
     if (memcmp(buf, MAGIC, head)) {
@@ -350,7 +352,7 @@ static int check_envelope(const unsigned char *buf, size_t len, const char *file
                             file, len, (unsigned long long)size);
     }
     uint32_t stored = rd_u32(buf + len - TRAILER_SIZE);
-    uint32_t computed = (uint32_t)crc32_z(crc32_z(0, NULL, 0), buf, len - TRAILER_SIZE);
+    uint32_t computed = checksum ? (uint32_t)crc32_z(crc32_z(0, NULL, 0), buf, len - TRAILER_SIZE) : stored;
     if (stored != computed)
         return mets_err_set(err, METS_EFORMAT, "%s: corrupted: checksum %08x in the trailer, %08x computed", file,
                             stored, computed);
@@ -362,12 +364,13 @@ static int check_envelope(const unsigned char *buf, size_t len, const char *file
     return 0;
 }
 
-static int parse(mets_mfile *mf, const unsigned char *buf, size_t len, mets_err *err)
+/* The whole file, or its header and metadata only (`meta_only`: no checksum, no tensors). */
+static int parse(mets_mfile *mf, const unsigned char *buf, size_t len, bool meta_only, mets_err *err)
 {
-    if (check_envelope(buf, len, mf->name, err))
+    if (check_envelope(buf, len, mf->name, !meta_only, err))
         return METS_EFORMAT;
     cursor c = {buf, HEADER_SIZE, len - TRAILER_SIZE, mf->name, err};
-    uint32_t n_meta = rd_u32(buf + 12), n_tensors = rd_u32(buf + 24);
+    uint32_t n_meta = rd_u32(buf + 12), n_tensors = meta_only ? 0 : rd_u32(buf + 24);
     /* Bound the counts by the bytes that could hold them before allocating anything. */
     if (n_meta > (c.end - c.pos) / MIN_META_ENTRY || n_tensors > (c.end - c.pos) / MIN_TENSOR_ENTRY)
         return mets_err_set(err, METS_EFORMAT,
@@ -393,7 +396,8 @@ static int parse(mets_mfile *mf, const unsigned char *buf, size_t len, mets_err 
     return index_names(mf, err);
 }
 
-static mets_mfile *open_buf(const unsigned char *buf, size_t len, const char *name, void *map, mets_err *err)
+static mets_mfile *open_buf(const unsigned char *buf, size_t len, const char *name, void *map, bool meta_only,
+                            mets_err *err)
 {
     mets_mfile *mf = calloc(1, sizeof *mf);
     char *copy = strdup(name);
@@ -408,14 +412,14 @@ static mets_mfile *open_buf(const unsigned char *buf, size_t len, const char *na
     mf->name = copy;
     mf->map = map;
     mf->map_len = len;
-    if (parse(mf, buf, len, err)) {
+    if (parse(mf, buf, len, meta_only, err)) {
         mets_mfile_free(mf);
         return NULL;
     }
     return mf;
 }
 
-mets_mfile *mets_mfile_open(const char *path, mets_err *err)
+static mets_mfile *open_path(const char *path, bool meta_only, mets_err *err)
 {
     if (!path) {
         mets_err_set(err, METS_EINVAL, "mets_mfile_open: path is NULL");
@@ -433,7 +437,7 @@ mets_mfile *mets_mfile_open(const char *path, mets_err *err)
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
-        mets_err_set(err, METS_EIO, "%s: not a regular file", path);
+        mets_err_set(err, METS_EIO, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
         close(fd);
         return NULL;
     }
@@ -447,7 +451,7 @@ mets_mfile *mets_mfile_open(const char *path, mets_err *err)
     if (len == 0) { /* mmap refuses empty mappings; the checks report the truncation */
         close(fd);
         static const unsigned char empty[1];
-        return open_buf(empty, 0, path, NULL, err);
+        return open_buf(empty, 0, path, NULL, meta_only, err);
     }
     void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
@@ -456,7 +460,17 @@ mets_mfile *mets_mfile_open(const char *path, mets_err *err)
         mets_err_set(err, METS_EIO, "%s: cannot mmap %zu bytes: %s", path, len, strerror(map_errno));
         return NULL;
     }
-    return open_buf(map, len, path, map, err);
+    return open_buf(map, len, path, map, meta_only, err);
+}
+
+mets_mfile *mets_mfile_open(const char *path, mets_err *err)
+{
+    return open_path(path, false, err);
+}
+
+mets_mfile *mets_mfile_open_meta(const char *path, mets_err *err)
+{
+    return open_path(path, true, err);
 }
 
 mets_mfile *mets_mfile_open_mem(const void *buf, size_t len, const char *name, mets_err *err)
@@ -474,7 +488,7 @@ mets_mfile *mets_mfile_open_mem(const void *buf, size_t len, const char *name, m
         return NULL;
     }
     static const unsigned char empty[1];
-    return open_buf(buf ? buf : empty, len, name, NULL, err);
+    return open_buf(buf ? buf : empty, len, name, NULL, false, err);
 }
 
 void mets_mfile_free(mets_mfile *mf)

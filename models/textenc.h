@@ -22,6 +22,8 @@
 #include "tokenizer.h"
 
 #define METS_TEXTENC_DIM 384
+/* The model.arch metadata of a converted language model file (`mets convert-minilm` writes it). */
+#define METS_TEXTENC_ARCH "bert-mean-pool-l2"
 
 typedef struct mets_textenc mets_textenc;
 typedef struct mets_textenc_ctx mets_textenc_ctx;

