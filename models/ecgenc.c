@@ -221,7 +221,7 @@ static int bind(mets_ecgenc *enc, const char *name, int ndim, int64_t d0, int64_
     if (mets_mfile_tensor(enc->mf, name, METS_DT_F16, ndim, shape, &half, NULL) != 0)
         return mets_mfile_tensor_f32(enc->mf, name, ndim, shape, out, err);
     size_t n = (size_t)d0 * (ndim > 1 ? (size_t)d1 : 1) * (ndim > 2 ? (size_t)d2 : 1);
-    float *w;
+    float *w = NULL;
     int rc = own_floats(enc, n, name, &w, err);
     if (rc)
         return rc;
