@@ -333,12 +333,34 @@ static size_t stream_size(const mets_alerter *a)
     return sizeof(stream) + (size_t)a->nlabels * sizeof(label_state);
 }
 
-/* A new, empty stream for id, not yet in the table: room for it unless it replaces one of the same id. */
-static int stream_new(const mets_alerter *a, const char *id, stream **out, mets_err *err)
+/* Makes room at max_streams: the stream with nothing raised whose last window is the oldest gives way (it
+ * loses a few windows of k-of-n history); false when every stream has an alert raised. */
+static bool evict_one(mets_alerter *a)
 {
-    if (a->nstreams >= a->p.max_streams && !find_stream(a, id))
-        return mets_err_set(err, METS_ENOMEM, "alerter: stream '%s' would exceed max_streams (%d)", id,
-                            a->p.max_streams);
+    stream **victim = NULL;
+    for (int b = 0; b < a->nbuckets; b++)
+        for (stream **sp = &a->buckets[b]; *sp; sp = &(*sp)->next) {
+            bool raised = false;
+            for (int i = 0; i < a->nlabels && !raised; i++)
+                raised = (*sp)->st[i].raised;
+            if (!raised && (!victim || (*sp)->last_start_us < (*victim)->last_start_us))
+                victim = sp;
+        }
+    if (!victim)
+        return false;
+    stream *s = *victim;
+    *victim = s->next;
+    free(s);
+    a->nstreams--;
+    return true;
+}
+
+/* A new, empty stream for id, not yet in the table: room for it unless it replaces one of the same id. */
+static int stream_new(mets_alerter *a, const char *id, stream **out, mets_err *err)
+{
+    if (a->nstreams >= a->p.max_streams && !find_stream(a, id) && !evict_one(a))
+        return mets_err_set(err, METS_ENOMEM, "alerter: stream '%s' would exceed max_streams (%d), and every stream "
+                            "has an alert raised", id, a->p.max_streams);
     stream *s = calloc(1, stream_size(a));
     if (!s)
         return mets_err_set(err, METS_ENOMEM, "alerter: out of memory");

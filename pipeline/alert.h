@@ -98,7 +98,9 @@ typedef struct mets_alert_params {
     int tech_clear_windows;          /* default 2 */
     double tech_realert_interval_s;  /* default 300; 0 never */
     int tech_priority;               /* METS_PRIORITY_*; default METS_PRIORITY_MEDIUM */
-    int max_streams;                 /* a new stream beyond this is refused; default 1024 */
+    int max_streams;                 /* at this many, a new stream takes the place of the one with nothing
+                                      * raised and the oldest last window (its k-of-n history is lost); it
+                                      * is refused when every stream has an alert raised; default 1024 */
     /* Signal quality from the model: a clinical label (index in the labels given, e.g. rhythm/NOISE with a
      * prompt "noisy recording, lead artefact.") whose probability at or above artefact_probability gives
      * the window the technical condition NOISE, as a monitor suspends arrhythmia analysis during artefact.

@@ -379,7 +379,17 @@ static void streams_dropped_and_bounded(void)
     CHECK(mets_alerter_push(a, &w, ev, 1 + METS_ALERT_NTECH, &err) == 0);
     w.stream_id = "bed-2";
     CHECK(mets_alerter_push(a, &w, ev, 1 + METS_ALERT_NTECH, &err) == 0);
+    w.stream_id = "bed-1", w.start_us += HOP, w.end_us += HOP; /* bed-2's last window is now the oldest */
+    CHECK(mets_alerter_push(a, &w, ev, 1 + METS_ALERT_NTECH, &err) == 0);
     w.stream_id = "bed-3";
+    CHECK(mets_alerter_push(a, &w, ev, 1 + METS_ALERT_NTECH, &err) == 0, "bed-2 gives way: %s", err.msg);
+    size_t len;
+    uint8_t buf[4096];
+    CHECK(mets_alert_state_encode(a, "bed-2", buf, sizeof buf, &len, NULL) == METS_ENOTFOUND, "bed-2 evicted");
+    CHECK(mets_alert_state_encode(a, "bed-1", buf, sizeof buf, &len, NULL) == 0, "bed-1 kept");
+    for (int i = 0; i < 2; i++) /* both streams with an alert raised: nothing gives way */
+        CHECK(mets_alerter_signal(a, i ? "bed-3" : "bed-1", true, T0 + LEN, ev, 1 + METS_ALERT_NTECH, &err) == 1);
+    w.stream_id = "bed-4";
     CHECK(mets_alerter_push(a, &w, ev, 1 + METS_ALERT_NTECH, &err) == METS_ENOMEM && strstr(err.msg, "max_streams"));
     CHECK(mets_alerter_drop(a, "bed-1") == 0 && mets_alerter_drop(a, "bed-1") == METS_ENOTFOUND);
     CHECK(mets_alerter_push(a, &w, ev, 1 + METS_ALERT_NTECH, &err) == 0, "room again: %s", err.msg);
