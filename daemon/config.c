@@ -111,9 +111,9 @@ static const key config_keys[] = {
     {"streams.signal_loss_s", T_DURATION, .def = "10s", .min = 1, .max = 3600, .offset = CFG(streams.signal_loss_s),
      .doc = "a stream without frames this long raises the high-priority technical alert signal_lost and marks "
             "its clinical alerts stale; both clear with its next frame. Measured on the frames partition's "
-            "clock: its newest Kafka timestamp, run on by the wall clock only while the partition is read to "
-            "its end and its leader answers (a backlog, a stalled metsd or a lost broker silence no bed). "
-            "Less than streams.idle_timeout_s"},
+            "clock: its newest Kafka timestamp, moved on by a clock record metsd writes into it every second "
+            "while it has read it to its end and its leader answers (a backlog, a stalled metsd or a lost "
+            "broker silence no bed; docs/delivery.md). Less than streams.idle_timeout_s"},
     {"alerts.default", T_POLICY, .offset = CFG(alerts.default_policy),
      .doc = "the policy of every label without its own (keys: see alert policy keys)", .reload = true},
     {"alerts.labels", T_POLICIES, .offset = CFG(alerts.labels),

@@ -78,6 +78,7 @@ typedef struct metsd {
     char model_id[128], model_version[32], prompt_set_version[32];
     mets_workers *workers;
     rd_kafka_t *consumer, *producer, *state_reader;
+    rd_kafka_t *clock; /* writes the clock records (plain, not in a transaction: they are no output) */
     int32_t nparts;       /* partitions of the frames topic (grows if it does) */
     mets_recovery **rec;  /* [nparts]: the assigned partitions' bookkeeping, NULL if not assigned */
     mets_frame frame;
@@ -95,7 +96,6 @@ typedef struct metsd {
     uint64_t events_seen[7]; /* the windower's counts already added to m_events */
     mets_gauge *m_streams, *m_lag, *m_raised, *m_raised_priority;
     mets_histogram *m_stage, *m_latency;
-    int64_t stats_ts; /* librdkafka's clock (us) at its last statistics */
     /* CLOCK_MONOTONIC ms of: the consuming loop's last turn, a broker's last answer, the last time no output
      * was waiting for a commit (a commit succeeded, or there was nothing to commit) */
     _Atomic long last_turn, last_contact, last_committed, last_stats;
@@ -390,26 +390,20 @@ static int signal_change(metsd *d, mets_recovery *r, const char *stream_id, bool
     return n <= 0 ? n : send_events(d, n, frame_ts_ms, err);
 }
 
-static void handle(metsd *d, const rd_kafka_message_t *m)
+static void handle_frame(metsd *d, mets_recovery *r, const rd_kafka_message_t *m)
 {
-    mets_recovery *r = m->partition < d->nparts ? d->rec[m->partition] : NULL;
-    if (!r) {
-        say(4, "a frame of partition %d, which is not assigned: skipped", m->partition);
-        return;
-    }
     bool is_new = mets_recovery_is_new(r, m->offset), feed = false;
     mets_counter_inc(is_new ? d->m_frames : d->m_replayed, 0);
     d->frames += is_new;
     mets_frame_reason why;
     mets_err err;
-    rd_kafka_timestamp_type_t tstype;
-    d->cur_part = m->partition, d->cur_ts_ms = rd_kafka_message_timestamp(m, &tstype);
     if (mets_frame_decode(m->payload, m->len, &d->frame, &why, &err) == 0) {
         /* Only a new frame brings a lost signal back: a replayed one was there before the loss (a loss that
-         * a later frame cleared is not in the committed state). */
+         * a later frame cleared is not in the committed state); and only a current one. */
         if (mets_recovery_frame(r, d->frame.stream_id, d->frame.t0_us, mets_frame_end_us(&d->frame),
                                 d->cur_ts_ms * 1000, m->offset, &feed, &err) ||
-            (is_new && signal_change(d, r, d->frame.stream_id, false, d->frame.t0_us, d->cur_ts_ms, &err) < 0)) {
+            (is_new && mets_recovery_current(r, d->frame.stream_id) &&
+             signal_change(d, r, d->frame.stream_id, false, d->frame.t0_us, d->cur_ts_ms, &err) < 0)) {
             say(2, "%s", err.msg);
             fatal(d);
             return;
@@ -428,6 +422,57 @@ static void handle(metsd *d, const rd_kafka_message_t *m)
     mets_recovery_done(r, m->offset);
 }
 
+typedef struct loss_ctx {
+    metsd *d;
+    mets_err err;
+} loss_ctx;
+
+static int on_silent(void *ctx, const char *stream_id, int64_t end_us)
+{
+    loss_ctx *c = ctx;
+    int n = mets_alerter_signal(c->d->alerter, stream_id, true, end_us, c->d->events,
+                                mets_alerter_max_events(c->d->alerter), &c->err);
+    if (n > 0 && send_events(c->d, n, -1, &c->err))
+        return c->err.code;
+    return n > 0 ? 1 : n;
+}
+
+/* The streams of r silent for streams.signal_loss_s lose their signal, at this place in the log (so every
+ * run over it decides alike), after the windows cut so far: their last windows go out first. */
+static void declare_silent(metsd *d, mets_recovery *r)
+{
+    loss_ctx lc = {d, {0}};
+    drain(d);
+    if (mets_recovery_silent(r, on_silent, &lc)) {
+        say(2, "signal loss: %s", lc.err.msg);
+        fatal(d);
+    }
+}
+
+static bool is_clock(const rd_kafka_message_t *m)
+{
+    return m->key_len == METS_FRAME_CLOCK_KEY_LEN && !memcmp(m->key, METS_FRAME_CLOCK_KEY, METS_FRAME_CLOCK_KEY_LEN);
+}
+
+static void handle(metsd *d, const rd_kafka_message_t *m)
+{
+    mets_recovery *r = m->partition < d->nparts ? d->rec[m->partition] : NULL;
+    if (!r) {
+        say(4, "a frame of partition %d, which is not assigned: skipped", m->partition);
+        return;
+    }
+    rd_kafka_timestamp_type_t tstype;
+    d->cur_part = m->partition, d->cur_ts_ms = rd_kafka_message_timestamp(m, &tstype);
+    if (is_clock(m)) {
+        mets_recovery_clock(r, d->cur_ts_ms * 1000);
+        mets_recovery_done(r, m->offset);
+    } else {
+        handle_frame(d, r, m);
+    }
+    if (!d->exit_code && mets_recovery_silence_due(r))
+        declare_silent(d, r);
+}
+
 /* ---- partitions: state read back on assignment, dropped on revocation ---- */
 
 static mets_recovery_params recovery_params(const metsd *d)
@@ -435,6 +480,7 @@ static mets_recovery_params recovery_params(const metsd *d)
     mets_recovery_params p = mets_recovery_default_params();
     p.window_us = llround(d->cfg.window.length_s * 1e6), p.hop_us = llround(d->cfg.window.hop_s * 1e6);
     p.margin_us = REBUILD_MARGIN_S * 1000000LL, p.idle_us = llround(d->cfg.streams.idle_timeout_s * 1e6);
+    p.signal_loss_us = llround(d->cfg.streams.signal_loss_s * 1e6);
     return p;
 }
 
@@ -644,21 +690,6 @@ static int state_sink(void *ctx, const void *key, size_t klen, const void *value
     return 0;
 }
 
-typedef struct loss_ctx {
-    metsd *d;
-    mets_err err;
-} loss_ctx;
-
-static int on_silent(void *ctx, const char *stream_id, int64_t end_us)
-{
-    loss_ctx *c = ctx;
-    int n = mets_alerter_signal(c->d->alerter, stream_id, true, end_us, c->d->events,
-                                mets_alerter_max_events(c->d->alerter), &c->err);
-    if (n > 0 && send_events(c->d, n, -1, &c->err))
-        return c->err.code;
-    return n > 0 ? 1 : n;
-}
-
 static void flush_idle(void *ctx, const char *stream_id)
 {
     metsd *d = ctx;
@@ -695,9 +726,17 @@ static bool txn_commit(metsd *d, rd_kafka_topic_partition_list_t *offsets)
     return true;
 }
 
+/* A clock record into frames partition p: the partition's time runs on in the log, also while every bed of
+ * it is silent (pipeline/recovery.h). Lost when the broker does not take it: the next comes in a second. */
+static void tick(metsd *d, int32_t p)
+{
+    rd_kafka_producev(d->clock, RD_KAFKA_V_TOPIC(d->cfg.kafka.topics.frames), RD_KAFKA_V_PARTITION(p),
+                      RD_KAFKA_V_KEY(METS_FRAME_CLOCK_KEY, METS_FRAME_CLOCK_KEY_LEN), RD_KAFKA_V_END);
+}
+
 /* librdkafka's statistics of the consumer (its STATISTICS.md), every second on this thread: which brokers
  * answer, and per assigned frames partition whether everything up to its last stable offset has been
- * handled while its leader answers, i.e. whether the partition's clock may run on (pipeline/recovery.h). */
+ * handled while its leader answers: then its clock runs on, with a clock record. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     enum { MAX_BROKERS = 64 };
@@ -706,8 +745,6 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     json_t *root = json_loadb(json, len, 0, NULL), *b, *p;
     if (!root)
         return 0;
-    json_int_t ts = json_integer_value(json_object_get(root, "ts")), dt = d->stats_ts ? ts - d->stats_ts : 0;
-    d->stats_ts = ts;
     struct {
         json_int_t id, rxidle;
     } up[MAX_BROKERS];
@@ -742,7 +779,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         json_int_t ls = json_integer_value(json_object_get(p, "ls_offset"));
         if (answers && ls >= 0 && json_integer_value(json_object_get(p, "fetchq_cnt")) == 0 &&
             json_integer_value(json_object_get(p, "next_offset")) >= ls)
-            mets_recovery_quiet(d->rec[part], dt);
+            tick(d, (int32_t)part);
         int64_t done = mets_recovery_next_offset(d->rec[part]);
         if (part >= MAX_LAG_PARTITIONS)
             continue;
@@ -809,14 +846,6 @@ static void commit(metsd *d)
             mets_recovery_sweep(d->rec[p], flush_idle, d);
         }
     drain(d);
-    /* After the drain: a stream's last windows go out before its signal is declared lost. */
-    loss_ctx lc = {d, {0}};
-    int64_t loss_us = llround(d->cfg.streams.signal_loss_s * 1e6);
-    for (int32_t p = 0; p < d->nparts && !d->exit_code; p++)
-        if (d->rec[p] && mets_recovery_silent(d->rec[p], loss_us, on_silent, &lc)) {
-            say(2, "signal loss: %s", lc.err.msg);
-            fatal(d);
-        }
     if (!d->eos && !d->exit_code && !alo_delivered(d, "outputs"))
         return; /* no state record may describe an output that is not delivered */
     mets_err err;
@@ -950,9 +979,11 @@ static int open_kafka(metsd *d, const char *instance)
                                      {"enable.partition.eof", "true"},
                                      {"isolation.level", "read_committed"},
                                      {NULL, NULL}};
-    rd_kafka_conf_t *pc = kafka_conf(d, producer_props, errstr, sizeof errstr), *cc = NULL, *rc = NULL;
-    if (pc && (cc = kafka_conf(d, consumer_props, errstr, sizeof errstr)))
-        rc = kafka_conf(d, reader_props, errstr, sizeof errstr);
+    const char *clock_props[][2] = {{"linger.ms", "0"}, {NULL, NULL}};
+    rd_kafka_conf_t *pc = kafka_conf(d, producer_props, errstr, sizeof errstr), *cc = NULL, *rc = NULL, *kc = NULL;
+    if (pc && (cc = kafka_conf(d, consumer_props, errstr, sizeof errstr)) &&
+        (rc = kafka_conf(d, reader_props, errstr, sizeof errstr)))
+        kc = kafka_conf(d, clock_props, errstr, sizeof errstr);
     if (pc) {
         rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
         rd_kafka_conf_set_opaque(pc, d);
@@ -962,9 +993,10 @@ static int open_kafka(metsd *d, const char *instance)
         rd_kafka_conf_set_stats_cb(cc, on_stats);
         rd_kafka_conf_set_opaque(cc, d);
     }
-    if (!pc || !cc || !rc || !(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr)) ||
+    if (!pc || !cc || !rc || !kc || !(d->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr)) ||
         !(d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr)) ||
-        !(d->state_reader = rd_kafka_new(RD_KAFKA_CONSUMER, rc, errstr, sizeof errstr))) {
+        !(d->state_reader = rd_kafka_new(RD_KAFKA_CONSUMER, rc, errstr, sizeof errstr)) ||
+        !(d->clock = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof errstr))) {
         say(3, "kafka: %s", errstr);
         return -1;
     }
@@ -1358,6 +1390,10 @@ static void close_all(metsd *d)
     }
     if (d->producer)
         rd_kafka_destroy(d->producer);
+    if (d->clock) {
+        rd_kafka_flush(d->clock, 1000);
+        rd_kafka_destroy(d->clock);
+    }
     mets_workers_free(d->workers);
     for (int32_t p = 0; p < d->nparts; p++)
         mets_recovery_free(d->rec[p]);
@@ -1402,6 +1438,7 @@ static void run(metsd *d, const char *path)
         else
             submit_partial(d); /* idle: do not hold windows back */
         rd_kafka_poll(d->producer, 0);
+        rd_kafka_poll(d->clock, 0);
         if (now() - last_commit >= d->cfg.delivery.commit_interval_ms / 1000.0) {
             commit(d);
             last_commit = now();

@@ -50,14 +50,15 @@ start_real_kafka() {
   kafka_lib=${METS_KAFKA_LIB:-$here/../.cache/kafka/lib}
 }
 
-# Creates topics on the real broker, all at once: NAME[:PARTITIONS[:CONFIG=VALUE]] (default 1 partition).
+# Creates topics on the real broker, all at once: NAME[:PARTITIONS[:CONFIG=VALUE]] (default 1 partition),
+# replicated $KAFKA_RF times (default 1).
 create_topics() {
   local t name parts conf topic_pids=() p
   for t in "$@"; do
     IFS=: read -r name parts conf <<<"$t"
     java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$work/kafka/log4j2.properties" \
       -cp "$kafka_lib/*" org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --create \
-      --topic "$name" --partitions "${parts:-1}" --replication-factor 1 ${conf:+--config "$conf"} \
+      --topic "$name" --partitions "${parts:-1}" --replication-factor "${KAFKA_RF:-1}" ${conf:+--config "$conf"} \
       >"$work/topic-$name.log" 2>&1 &
     topic_pids+=($!)
   done

@@ -90,6 +90,13 @@ typedef struct mets_frame {
     size_t mv_cap;                     /* floats owned at mv by decode; 0 when mv belongs to the caller */
 } mets_frame;
 
+/* The key of a clock record in the frames topic: no frame (its value is empty), a Kafka timestamp that says
+ * time has passed in that partition. metsd writes one a second into each partition it has read to its end
+ * (pipeline/recovery.h: the clock of signal loss); a stream id never starts with byte 0xFF (UTF-8).
+ * Consumers of the frames topic skip these. */
+#define METS_FRAME_CLOCK_KEY "\xff" "clock"
+#define METS_FRAME_CLOCK_KEY_LEN 6
+
 /* The end of the frame's last sample: t0 plus its samples' duration. */
 int64_t mets_frame_end_us(const mets_frame *f);
 

@@ -33,7 +33,7 @@ struct mets_recovery {
     int64_t next_offset, restored_next, restored_restart; /* -1: none */
     int64_t newest_seen_us; /* the latest Kafka timestamp of the partition */
     int64_t restored_seen_us; /* the latest of the restored streams: its time before a frame is read */
-    int64_t quiet_us;       /* read to its end with no frame since the newest: the clock runs on */
+    int64_t next_check_us;  /* no stream can be newly silent before the partition's time reaches this */
     bool any_seen;
     int64_t written_next, written_restart; /* the last partition record written */
 };
@@ -46,7 +46,8 @@ mets_recovery_params mets_recovery_default_params(void)
 
 mets_recovery *mets_recovery_new(const mets_recovery_params *p, mets_err *err)
 {
-    if (p->window_us <= 0 || p->hop_us <= 0 || p->margin_us < 0 || p->idle_us <= 0 || p->max_frames < 1) {
+    if (p->window_us <= 0 || p->hop_us <= 0 || p->margin_us < 0 || p->idle_us <= 0 || p->max_frames < 1 ||
+        p->signal_loss_us < 0) {
         mets_err_set(err, METS_EINVAL, "recovery: parameters out of range");
         return NULL;
     }
@@ -240,7 +241,8 @@ int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, 
         s->last_end_sample_us = end_us;
     if (!r->any_seen || seen_us > r->newest_seen_us)
         r->newest_seen_us = seen_us, r->any_seen = true;
-    r->quiet_us = 0;
+    if (r->p.signal_loss_us && seen_us + r->p.signal_loss_us < r->next_check_us)
+        r->next_check_us = seen_us + r->p.signal_loss_us;
     return 0;
 }
 
@@ -314,32 +316,50 @@ static bool replaying(const mets_recovery *r)
     return r->restored_next >= 0 && r->next_offset < r->restored_next;
 }
 
-void mets_recovery_quiet(mets_recovery *r, int64_t us)
+void mets_recovery_clock(mets_recovery *r, int64_t seen_us)
 {
-    if (us > 0)
-        r->quiet_us += us;
+    if (!r->any_seen || seen_us > r->newest_seen_us)
+        r->newest_seen_us = seen_us, r->any_seen = true;
 }
 
-/* The partition's time: its newest Kafka timestamp, and the quiet time since. */
+/* The partition's time: its newest Kafka timestamp (of frames and clock records). */
 static int64_t partition_time(const mets_recovery *r)
 {
-    return (r->any_seen ? r->newest_seen_us : r->restored_seen_us) + r->quiet_us;
+    return r->any_seen ? r->newest_seen_us : r->restored_seen_us;
 }
 
-int mets_recovery_silent(mets_recovery *r, int64_t silent_us,
-                         int (*lost)(void *ctx, const char *stream_id, int64_t end_us), void *ctx)
+bool mets_recovery_current(const mets_recovery *r, const char *stream_id)
 {
-    if (replaying(r) || (!r->any_seen && !r->restored_seen_us))
+    const rstream *s = *slot(r, stream_id);
+    return !r->p.signal_loss_us || (s && s->seen && partition_time(r) - s->last_seen_us < r->p.signal_loss_us);
+}
+
+bool mets_recovery_silence_due(const mets_recovery *r)
+{
+    return r->p.signal_loss_us && !replaying(r) && (r->any_seen || r->restored_seen_us) &&
+           partition_time(r) >= r->next_check_us;
+}
+
+int mets_recovery_silent(mets_recovery *r, int (*lost)(void *ctx, const char *stream_id, int64_t end_us), void *ctx)
+{
+    if (!mets_recovery_silence_due(r))
         return 0;
-    int64_t now = partition_time(r);
+    int64_t now = partition_time(r), next = INT64_MAX;
     for (size_t i = 0; i < r->nbuckets; i++)
-        for (rstream *s = r->buckets[i]; s; s = s->next)
-            if (s->seen && now - s->last_seen_us >= silent_us) {
-                int rc = lost(ctx, s->id, s->last_end_sample_us);
-                if (rc < 0)
-                    return rc;
-                s->dirty |= rc > 0;
+        for (rstream *s = r->buckets[i]; s; s = s->next) {
+            if (!s->seen)
+                continue;
+            if (now - s->last_seen_us < r->p.signal_loss_us) {
+                if (s->last_seen_us + r->p.signal_loss_us < next)
+                    next = s->last_seen_us + r->p.signal_loss_us;
+                continue;
             }
+            int rc = lost(ctx, s->id, s->last_end_sample_us);
+            if (rc < 0)
+                return rc; /* next_check stays: the caller ends the process */
+            s->dirty |= rc > 0;
+        }
+    r->next_check_us = next; /* a silent stream is checked again once a frame of it moves this back */
     return 0;
 }
 

@@ -14,17 +14,18 @@
  * The records are proto/mets.proto StreamState (key = stream id) and PartitionState (key = the byte
  * 0xFF), written by mets_recovery_checkpoint in the transaction that commits the outputs they describe.
  *
- * The partition's time is the newest Kafka timestamp of its frames (not frame t0, so that monitors with
- * skewed clocks are not idle, and stored in the log, so that a replay decides the same), plus the quiet
- * time the caller reports (mets_recovery_quiet: the partition was read to its end and its leader answered,
- * yet nothing came), so that it runs on when every bed of the partition is silent, but never while a
- * backlog is read, metsd stalls or the broker is out of reach. A stream is silent for that time minus its
- * own latest timestamp. (Beds of one partition should come from producers whose clocks agree to well
- * within streams.signal_loss_s, or the topic should use LogAppendTime.)
+ * The partition's time is the newest Kafka timestamp of its records (not frame t0, so that monitors with
+ * skewed clocks are not idle): its frames, and the clock records metsd writes into the partition while it
+ * has read it to its end and its leader answers (mets_recovery_clock; key METS_FRAME_CLOCK_KEY), so that
+ * time runs on when every bed of the partition is silent. Being in the log, it decides the same in every
+ * run over the log: after a crash, on another instance, or in a reference run long after. A stream is
+ * silent for that time minus its own latest timestamp. (Beds of one partition and metsd should have
+ * clocks that agree to well within streams.signal_loss_s, or the topic should use LogAppendTime.)
  *
- * A stream silent for signal_loss is handed to the caller (mets_recovery_silent), which raises its
- * signal-loss alert; the first new frame clears it (the caller asks the alerter on every new frame). Both
- * change the alert state outside a window, so the stream's record is written again.
+ * A stream silent for signal_loss_us is handed to the caller (mets_recovery_silent, due at the first
+ * record that takes the partition's time past the earliest deadline: a place in the log), which raises
+ * its signal-loss alert; the first new frame clears it (the caller asks the alerter on every new frame).
+ * Both change the alert state outside a window, so the stream's record is written again.
  *
  * A stream idle longer than idle_us would hold the restart point back for ever. mets_recovery_sweep hands such streams to the
  * caller, which flushes and drops their window state (mets_windower_drop with a sink: the windows their
@@ -41,9 +42,10 @@
  *                             mets_recovery_done(r, offset);
  *     per window cut:         if (mets_recovery_window_due(r, id, end)) score, publish,
  *                                 mets_recovery_window_published(r, id, end);
- *     while caught up:        mets_recovery_quiet(r, elapsed_us);
- *     per commit:             mets_recovery_silent(r, loss_us, raise_loss, ctx);
- *                             mets_recovery_sweep(r, flush_and_drop, ctx); publish what that cut;
+ *     per clock record:       mets_recovery_clock(r, ts); mets_recovery_done(r, offset);
+ *     after each record:      if (mets_recovery_silence_due(r)) publish what is in flight,
+ *                                 mets_recovery_silent(r, raise_loss, ctx);
+ *     per commit:             mets_recovery_sweep(r, flush_and_drop, ctx); publish what that cut;
  *                             mets_recovery_checkpoint(r, alerter, sink, ctx, &err);
  */
 #ifndef METS_PIPELINE_RECOVERY_H
@@ -64,6 +66,7 @@ typedef struct mets_recovery_params {
      * then: at least its delay (pipeline/window.h: up to ~8 s from 50 Hz). */
     int64_t margin_us;
     int64_t idle_us;
+    int64_t signal_loss_us; /* a stream silent this long has lost its signal; 0: not watched */
     int max_frames; /* frames remembered per stream: bounds memory when a stream emits no window */
 } mets_recovery_params;
 
@@ -95,15 +98,22 @@ bool mets_recovery_is_new(const mets_recovery *r, int64_t offset);
 int mets_recovery_frame(mets_recovery *r, const char *stream_id, int64_t t0_us, int64_t end_us, int64_t seen_us,
                         int64_t offset, bool *feed, mets_err *err);
 
-/* The partition was read to its end and its leader answered for `us` more with no new frame: its time runs
- * on by that much (until the next frame). */
-void mets_recovery_quiet(mets_recovery *r, int64_t us);
+/* A clock record of the partition with Kafka timestamp seen_us: the partition's time runs on. */
+void mets_recovery_clock(mets_recovery *r, int64_t seen_us);
 
-/* Calls lost(ctx, id, end_us) for every stream silent for at least silent_us of the partition's time (none
- * while replaying), with the end of its last sample; lost returns 1 when that changed the stream's alert
+/* Whether a stream may have become silent for signal_loss_us with the record just handled (never while
+ * replaying): then the caller publishes what is in flight and calls mets_recovery_silent. */
+bool mets_recovery_silence_due(const mets_recovery *r);
+
+/* Whether the stream's latest frame is within signal_loss_us of the partition's time: a late frame of a lost
+ * signal (held up behind a fault while the clock ran on) does not bring it back, the first current one
+ * does, so a burst of late frames clears a loss once, not once a frame. */
+bool mets_recovery_current(const mets_recovery *r, const char *stream_id);
+
+/* When due, calls lost(ctx, id, end_us) for every stream silent for at least signal_loss_us of the
+ * partition's time, with the end of its last sample; lost returns 1 when that changed the stream's alert
  * state, 0 when not (already lost), negative to stop: then that value is returned. */
-int mets_recovery_silent(mets_recovery *r, int64_t silent_us,
-                         int (*lost)(void *ctx, const char *stream_id, int64_t end_us), void *ctx);
+int mets_recovery_silent(mets_recovery *r, int (*lost)(void *ctx, const char *stream_id, int64_t end_us), void *ctx);
 
 /* The stream's alert state changed outside a window (its signal came back): its record is written at the
  * next checkpoint. */

@@ -57,7 +57,24 @@ resolve_kafka() {
   integration_tests/kafka/resolve.sh >/dev/null
 }
 
+# Toxiproxy (Shopify, Go), the fault proxy between metsd and the brokers in test_broker_faults: its server
+# built once from the pinned module into .cache/toxiproxy. Go comes from the machine image or Debian.
+TOXIPROXY_MODULE=github.com/Shopify/toxiproxy/v2/cmd/server@v2.5.0
+install_toxiproxy() {
+  local dir=.cache/toxiproxy stamp=".cache/toxiproxy/.built-v2.5.0"
+  [ -x "$dir/server" ] && [ -f "$stamp" ] && return 0
+  command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && export PATH=$PATH:/usr/local/go/bin; }
+  if ! command -v go >/dev/null; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+  fi
+  mkdir -p "$dir"
+  GOBIN=$PWD/$dir GOFLAGS=-mod=mod go install "$TOXIPROXY_MODULE"
+  touch "$stamp"
+}
+
 install_packages
 build
 convert_minilm
 resolve_kafka
+install_toxiproxy

@@ -433,7 +433,7 @@ static int keep_record(void *ctx, const void *key, size_t klen, const void *valu
 static bool silent_listed(mets_recovery *r, const char *id, int64_t *end_us)
 {
     silent_log.n = 0;
-    CHECK(mets_recovery_silent(r, 10 * SEC, note_silent, NULL) == 0);
+    CHECK(mets_recovery_silent(r, note_silent, NULL) == 0);
     for (int i = 0; i < silent_log.n; i++)
         if (!strcmp(silent_log.ids[i], id)) {
             if (end_us)
@@ -443,13 +443,13 @@ static bool silent_listed(mets_recovery *r, const char *id, int64_t *end_us)
     return false;
 }
 
-/* Silence is measured on the partition's clock: its newest Kafka timestamp (other beds' frames move it),
- * then the quiet time reported while it is read to its end; a frame stops the quiet time; a restart goes
- * on from the restored records. The end reported is that of the stream's last sample. */
+/* Silence is measured on the partition's clock: its newest Kafka timestamp, moved by other beds' frames and
+ * by clock records; it is due only once the clock passes the earliest deadline; a restart goes on from the
+ * restored records. The end reported is that of the stream's last sample. */
 static void silent_streams_on_the_partition_clock(void)
 {
     mets_recovery_params p = params();
-    p.idle_us = 60 * SEC;
+    p.idle_us = 60 * SEC, p.signal_loss_us = 10 * SEC;
     mets_err err;
     mets_recovery *r = mets_recovery_new(&p, &err);
     mets_alerter *a = make_alerter();
@@ -462,14 +462,19 @@ static void silent_streams_on_the_partition_clock(void)
                                       &err) == 0);
             mets_recovery_done(r, offset++);
         }
-    CHECK(silent_listed(r, "b", &end) && end == T0 + 5 * SEC && silent_log.n == 1, "b silent 15 s, a not");
-    mets_recovery_quiet(r, 9 * SEC);
-    CHECK(!silent_listed(r, "a", NULL), "a silent 9 s");
-    mets_recovery_quiet(r, 1 * SEC);
-    CHECK(silent_listed(r, "a", &end) && end == T0 + 20 * SEC, "a silent 10 s");
-    CHECK(mets_recovery_frame(r, "a", T0 + 20 * SEC, T0 + 21 * SEC, T0 + 21 * SEC, offset, &feed, &err) == 0);
+    CHECK(mets_recovery_silence_due(r) && silent_listed(r, "b", &end) && end == T0 + 5 * SEC && silent_log.n == 1,
+          "b silent 15 s, a not");
+    mets_recovery_clock(r, T0 + 29 * SEC);
+    CHECK(!mets_recovery_silence_due(r) && !silent_listed(r, "a", NULL), "a silent 9 s: not due");
+    mets_recovery_clock(r, T0 + 30 * SEC);
+    CHECK(mets_recovery_silence_due(r) && silent_listed(r, "a", &end) && end == T0 + 20 * SEC && silent_log.n == 2,
+          "a silent 10 s by the clock records");
+    CHECK(mets_recovery_frame(r, "a", T0 + 30 * SEC, T0 + 31 * SEC, T0 + 31 * SEC, offset, &feed, &err) == 0);
     mets_recovery_done(r, offset++);
-    CHECK(!silent_listed(r, "a", NULL) && silent_listed(r, "b", NULL), "a frame ends the quiet time");
+    CHECK(!mets_recovery_silence_due(r), "a is back: its deadline 10 s on");
+    CHECK(mets_recovery_current(r, "a") && !mets_recovery_current(r, "b"), "a current, b not");
+    mets_recovery_clock(r, T0 + 41 * SEC);
+    CHECK(silent_listed(r, "a", &end) && end == T0 + 31 * SEC, "a silent again");
     nrecords = 0;
     CHECK(mets_recovery_checkpoint(r, a, keep_record, NULL, &err) == 0, "%s", err.msg);
     bool b_written = false;
@@ -480,7 +485,11 @@ static void silent_streams_on_the_partition_clock(void)
     for (int i = 0; i < nrecords; i++)
         CHECK(mets_recovery_restore(r2, a, records[i].key, records[i].klen, records[i].value, records[i].vlen, &err) ==
               0, "%s", err.msg);
-    CHECK(silent_listed(r2, "b", &end) && end == T0 + 5 * SEC, "restored: b still silent, its end kept");
+    CHECK(mets_recovery_silence_due(r2) && silent_listed(r2, "b", &end) && end == T0 + 5 * SEC,
+          "restored: b still silent, its end kept");
+    CHECK(mets_recovery_frame(r, "b", T0 + 5 * SEC, T0 + 6 * SEC, T0 + 6 * SEC, offset, &feed, &err) == 0);
+    mets_recovery_done(r, offset++);
+    CHECK(!mets_recovery_current(r, "b"), "a late frame of b (35 s behind the clock) is not current");
     mets_recovery_free(r2);
     mets_recovery_free(r);
     mets_alerter_free(a);

@@ -503,7 +503,9 @@ static int advance(range *g, part *p)
         g->read++, g->r->done++;
         mets_frame_reason why;
         mets_err err;
-        if (mets_frame_decode(m->payload, m->len, &g->f, &why, &err)) {
+        if (m->key_len == METS_FRAME_CLOCK_KEY_LEN && !memcmp(m->key, METS_FRAME_CLOCK_KEY, m->key_len)) {
+            /* metsd's clock record: time then, not a frame to send again */
+        } else if (mets_frame_decode(m->payload, m->len, &g->f, &why, &err)) {
             g->undecodable++;
         } else if (g->f.t0_us >= g->a->since_us && g->f.t0_us < g->a->until_us) {
             p->head = m, p->head_t0 = g->f.t0_us;

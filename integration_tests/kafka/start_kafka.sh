@@ -1,44 +1,112 @@
 #!/usr/bin/env bash
-# Starts a real Apache Kafka broker (KRaft, one node that is broker and controller) on 127.0.0.1 for the
-# integration tests, with its data, configuration and log in DIR. The jars come from Maven Central
+# Starts a real Apache Kafka cluster (KRaft; each node is broker and controller) on 127.0.0.1 for the
+# integration tests, with its data, configuration and logs in DIR. The jars come from Maven Central
 # (pom.xml next to this script) into .cache/kafka/lib, resolved once (scripts/setup.sh does it too).
-# Writes the bootstrap address to DIR/bootstrap and the broker's pid to DIR/pid; stop_kafka.sh DIR stops it.
-# usage: start_kafka.sh DIR        (needs java 17+, mvn the first time, kcat)
+#   start_kafka.sh DIR              one node, as every test but the broker-fault one uses
+#   start_kafka.sh --nodes 3 DIR    three nodes: internal topics replicated 3 times with min.insync.replicas 2,
+#                                   and the default for new topics the same
+#   start_kafka.sh --restart N DIR  starts node N of the cluster in DIR again (after a kill), same data
+# Each node also has a listener PROXIED, advertised at a port of its own that nothing listens on until a
+# fault proxy (Toxiproxy) is put there with the node's PROXIED port as upstream: DIR/N/proxy holds
+# "LISTEN UPSTREAM". Clients bootstrapping there reach the cluster only through the proxies.
+# Writes DIR/bootstrap (every node's PLAINTEXT address), DIR/proxied_bootstrap, DIR/N/pid and DIR/pid (one
+# pid a line); stop_kafka.sh DIR stops them all.
+# usage: start_kafka.sh [--nodes N | --restart N] DIR        (needs java 17+, mvn the first time, kcat)
 set -euo pipefail
-dir=${1:?usage: start_kafka.sh DIR}
+nodes=1 restart=
+while [ $# -gt 1 ]; do
+  case $1 in
+    --nodes) nodes=$2; shift 2 ;;
+    --restart) restart=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+dir=${1:?usage: start_kafka.sh [--nodes N | --restart N] DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
 lib=$("$here/resolve.sh")
+# Small heaps: three nodes, metsd and the tests share 2 cores and a few GiB.
+heap=$([ "$nodes" -gt 1 ] || [ -n "$restart" ] && echo 256m || echo 512m)
+java_opts=(-Xmx"$heap" -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+           -Dlog4j2.configurationFile="$dir/log4j2.properties")
+
+# Starts node $1 from its properties and waits until it answers on its PLAINTEXT port; its pid in DIR/N/pid.
+launch() {
+  local n=$1 port pid
+  port=$(sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$dir/$n/server.properties")
+  setsid java "${java_opts[@]}" -Dkafka.logs.dir="$dir/$n" -cp "$lib/*" kafka.Kafka "$dir/$n/server.properties" \
+    >"$dir/$n/kafka.out" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$dir/$n/pid"
+  for _ in $(seq 240); do # 120 s: three JVMs starting on 2 cores
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "start_kafka: node $n exited:" >&2; tail -n 30 "$dir/$n/kafka.out" "$dir/kafka.log" >&2 2>/dev/null || true
+      return 1
+    fi
+    timeout 5 kcat -b "127.0.0.1:$port" -L -m 2 >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "start_kafka: node $n not answering on 127.0.0.1:$port after 120 s" >&2
+  return 1
+}
+
+if [ -n "$restart" ]; then
+  launch "$restart"
+  cat "$dir"/[0-9]*/pid >"$dir/pid"
+  exit 0
+fi
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-cport=$(free_port)
-while [ "$cport" = "$port" ]; do cport=$(free_port); done
-
-cat >"$dir/server.properties" <<PROPS
-node.id=1
+declare -A used=()
+port_for() { # a free port not handed out before
+  local p
+  p=$(free_port)
+  while [ -n "${used[$p]:-}" ]; do p=$(free_port); done
+  used[$p]=1
+  echo "$p"
+}
+voters="" bootstrap="" proxied=""
+for n in $(seq "$nodes"); do
+  mkdir -p "$dir/$n"
+  echo "$(port_for) $(port_for) $(port_for) $(port_for)" >"$dir/$n/ports" # plaintext controller proxied proxy
+  read -r port cport _ xport <"$dir/$n/ports"
+  voters+="${voters:+,}$n@127.0.0.1:$cport"
+  bootstrap+="${bootstrap:+,}127.0.0.1:$port"
+  proxied+="${proxied:+,}127.0.0.1:$xport"
+done
+rf=$([ "$nodes" -ge 3 ] && echo 3 || echo 1)
+isr=$([ "$nodes" -ge 3 ] && echo 2 || echo 1)
+for n in $(seq "$nodes"); do
+  read -r port cport pport xport <"$dir/$n/ports"
+  echo "$xport $pport" >"$dir/$n/proxy"
+  cat >"$dir/$n/server.properties" <<PROPS
+node.id=$n
 process.roles=broker,controller
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,PROXIED://127.0.0.1:$pport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,PROXIED://127.0.0.1:$xport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
-controller.quorum.voters=1@127.0.0.1:$cport
-log.dirs=$dir/data
+controller.quorum.voters=$voters
+log.dirs=$dir/$n/data
 num.partitions=4
 auto.create.topics.enable=true
-offsets.topic.replication.factor=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=4
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
+replica.lag.time.max.ms=10000
 PROPS
-# Warnings and up only, to DIR/kafka.log.
+done
+# Warnings and up only, to DIR/kafka.log (every node).
 cat >"$dir/log4j2.properties" <<PROPS
 appender.file.type=File
 appender.file.name=file
@@ -51,31 +119,25 @@ logger.started.name=kafka.server.KafkaRaftServer
 logger.started.level=INFO
 PROPS
 
-java_opts=(-Xmx512m -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
-           -Dlog4j2.configurationFile="$dir/log4j2.properties")
-rm -rf "$dir/data"
 uuid=$(java "${java_opts[@]}" -cp "$lib/*" kafka.tools.StorageTool random-uuid)
-java "${java_opts[@]}" -cp "$lib/*" kafka.tools.StorageTool format -t "$uuid" \
-  -c "$dir/server.properties" >"$dir/format.out" 2>&1 || { cat "$dir/format.out" >&2; exit 1; }
-
-setsid java "${java_opts[@]}" -cp "$lib/*" kafka.Kafka "$dir/server.properties" \
-  >"$dir/kafka.out" 2>&1 </dev/null &
-pid=$!
-echo "$pid" >"$dir/pid"
-
-bootstrap=127.0.0.1:$port
-for _ in $(seq 120); do   # 60 s
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "start_kafka: the broker exited:" >&2; tail -n 30 "$dir/kafka.out" "$dir/kafka.log" >&2 2>/dev/null || true
-    exit 1
-  fi
-  if timeout 5 kcat -b "$bootstrap" -L -m 2 >/dev/null 2>&1; then
-    echo "$bootstrap" >"$dir/bootstrap"
-    echo "$bootstrap"
-    exit 0
-  fi
-  sleep 0.5
+for n in $(seq "$nodes"); do
+  rm -rf "$dir/$n/data"
+  java "${java_opts[@]}" -cp "$lib/*" kafka.tools.StorageTool format -t "$uuid" \
+    -c "$dir/$n/server.properties" >"$dir/$n/format.out" 2>&1 || { cat "$dir/$n/format.out" >&2; exit 1; }
 done
-echo "start_kafka: no answer on $bootstrap after 60 s" >&2
-"$here/stop_kafka.sh" "$dir" || true
-exit 1
+# The nodes wait for a quorum of controllers: start them all, then wait for each.
+pids=()
+for n in $(seq "$nodes"); do
+  launch "$n" &
+  pids+=($!)
+done
+ok=1
+for p in "${pids[@]}"; do wait "$p" || ok=0; done
+cat "$dir"/[0-9]*/pid >"$dir/pid"
+if [ "$ok" = 0 ]; then
+  "$here/stop_kafka.sh" "$dir" || true
+  exit 1
+fi
+echo "$bootstrap" >"$dir/bootstrap"
+echo "$proxied" >"$dir/proxied_bootstrap"
+echo "$bootstrap"
