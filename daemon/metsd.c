@@ -20,9 +20,15 @@
  * and windows already committed are not published again. The partitions are assigned eagerly (range):
  * librdkafka 2.0.2's cooperative-sticky assignor has known bugs, so config.c refuses it.
  *
- * Under systemd (Type=notify) it reports READY once subscribed, and pings the watchdog only while the
- * consuming loop turns and no batch has been scoring for long. SIGHUP reloads the prompts and alert
- * policies; SIGTERM drains and commits. Prometheus /metrics and /healthz are served on metrics.listen. */
+ * A stream without frames for streams.signal_loss_s raises technical/signal_lost. Its clock is in the log:
+ * once a second, metsd writes a clock record into each partition it has read to its end (on_stats), and
+ * the loss is decided at the record that takes the partition's time past a deadline (pipeline/recovery.h).
+ *
+ * Under systemd (Type=notify) it reports READY once subscribed, and pings the watchdog only while /healthz
+ * would answer 200: the consuming loop turns, no batch has been scoring for long, a broker answered and
+ * outputs are not kept waiting for a commit. SIGHUP reloads the prompts and alert policies; SIGTERM drains
+ * and commits. Prometheus /metrics and /healthz are served on metrics.listen. A failure on the output path
+ * ends the process or redoes the work since the last commit; it is never only logged (docs/delivery.md). */
 #include <getopt.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
