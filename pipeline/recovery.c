@@ -31,6 +31,8 @@ struct mets_recovery {
     rstream **buckets;
     size_t nbuckets, n;
     int64_t next_offset, restored_next, restored_restart; /* -1: none */
+    int64_t read_to; /* 1 + the highest offset handled since the start: the replay is done once it passes
+                      * restored_next (next_offset starts at restored_next, so it cannot tell) */
     int64_t newest_seen_us; /* the latest Kafka timestamp of the partition */
     int64_t restored_seen_us; /* the latest of the restored streams: its time before a frame is read */
     int64_t next_check_us;  /* no stream can be newly silent before the partition's time reaches this */
@@ -61,6 +63,7 @@ mets_recovery *mets_recovery_new(const mets_recovery_params *p, mets_err *err)
     }
     r->p = *p;
     r->next_offset = r->restored_next = r->restored_restart = r->written_next = r->written_restart = -1;
+    r->read_to = -1;
     return r;
 }
 
@@ -250,6 +253,8 @@ void mets_recovery_done(mets_recovery *r, int64_t offset)
 {
     if (offset + 1 > r->next_offset)
         r->next_offset = offset + 1;
+    if (offset + 1 > r->read_to)
+        r->read_to = offset + 1;
 }
 
 void mets_recovery_drop(mets_recovery *r, const char *stream_id)
@@ -313,7 +318,7 @@ static int write_stream(rstream *s, mets_alerter *alerter, mets_recovery_sink si
 
 static bool replaying(const mets_recovery *r)
 {
-    return r->restored_next >= 0 && r->next_offset < r->restored_next;
+    return r->restored_next >= 0 && r->read_to < r->restored_next;
 }
 
 void mets_recovery_clock(mets_recovery *r, int64_t seen_us)

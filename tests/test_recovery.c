@@ -11,6 +11,7 @@
 
 #include "alert.h"
 #include "harness.h"
+#include "mets.pb-c.h"
 #include "recovery.h"
 #include "window.h"
 
@@ -485,6 +486,9 @@ static void silent_streams_on_the_partition_clock(void)
     for (int i = 0; i < nrecords; i++)
         CHECK(mets_recovery_restore(r2, a, records[i].key, records[i].klen, records[i].value, records[i].vlen, &err) ==
               0, "%s", err.msg);
+    CHECK(!mets_recovery_silence_due(r2), "restored: not while the partition is replayed");
+    mets_recovery_clock(r2, T0 + 41 * SEC); /* a clock record past the restored next offset: replayed */
+    mets_recovery_done(r2, offset);
     CHECK(mets_recovery_silence_due(r2) && silent_listed(r2, "b", &end) && end == T0 + 5 * SEC,
           "restored: b still silent, its end kept");
     CHECK(mets_recovery_frame(r, "b", T0 + 5 * SEC, T0 + 6 * SEC, T0 + 6 * SEC, offset, &feed, &err) == 0);
@@ -495,11 +499,46 @@ static void silent_streams_on_the_partition_clock(void)
     mets_alerter_free(a);
 }
 
+/* A restart whose committed state holds only a partition record (the transaction with the first stream
+ * records was aborted) must keep the restart point until the replay has passed the restored next offset:
+ * a checkpoint before that must not move it to next_offset, or the windows of the replay range are never
+ * rebuilt (test_broker_faults lost the first windows of every bed so). */
+static void restart_point_held_through_the_replay(void)
+{
+    mets_recovery_params p = params();
+    mets_err err;
+    mets_recovery *r = mets_recovery_new(&p, &err);
+    mets_alerter *a = make_alerter();
+    Mets__V1__PartitionState ps = METS__V1__PARTITION_STATE__INIT;
+    ps.schema_version = 1, ps.next_offset = 82, ps.restart_offset = 0;
+    uint8_t buf[64];
+    size_t n = mets__v1__partition_state__pack(&ps, buf);
+    CHECK(mets_recovery_restore(r, a, METS_RECOVERY_PARTITION_KEY, 1, buf, n, &err) == 0, "%s", err.msg);
+    CHECK(mets_recovery_start_offset(r, 82) == 0);
+    nrecords = 0;
+    CHECK(mets_recovery_checkpoint(r, a, keep_record, NULL, &err) == 0, "%s", err.msg);
+    Mets__V1__PartitionState *got = nrecords == 1 ? mets__v1__partition_state__unpack(NULL, records[0].vlen,
+                                                                                     records[0].value) : NULL;
+    CHECK(got && got->next_offset == 82 && got->restart_offset == 0, "before any frame: restart %lld",
+          got ? (long long)got->restart_offset : -1LL);
+    if (got)
+        mets__v1__partition_state__free_unpacked(got, NULL);
+    bool feed;
+    CHECK(mets_recovery_frame(r, "bed-1", T0, T0 + SEC, T0, 0, &feed, &err) == 0 && feed);
+    mets_recovery_done(r, 0);
+    nrecords = 0;
+    CHECK(mets_recovery_checkpoint(r, a, keep_record, NULL, &err) == 0, "%s", err.msg);
+    CHECK(nrecords == 0, "replaying at offset 0: the record stands (next 82, restart 0)");
+    mets_recovery_free(r);
+    mets_alerter_free(a);
+}
+
 int main(void)
 {
     RUN(crashes_at_random_points_lose_and_double_nothing);
     RUN(idle_streams_stop_holding_the_restart_point);
     RUN(bad_records_are_refused);
     RUN(silent_streams_on_the_partition_clock);
+    RUN(restart_point_held_through_the_replay);
     return mets_test_summary();
 }
