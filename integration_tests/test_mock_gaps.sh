@@ -3,8 +3,8 @@
 # transaction, once stored, are seen by a read_committed consumer of librdkafka 2.0.2's mock cluster, and
 # not by one of Apache Kafka (aborted_visible.c). On the mock, metsd's state reader could so read the
 # state records of an aborted transaction whose outputs were purged unsent, take their windows for
-# published and never publish them: the loss test_faults once saw (docs/reliability.md). On real Kafka
-# the same sequence shows only the committed record.
+# published and never publish them (docs/reliability.md). On real Kafka the same sequence shows only the
+# committed record.
 # usage: test_mock_gaps.sh PATH/TO/mets PATH/TO/aborted_visible   (exit 77 = skipped: no kcat, java or mvn)
 set -euo pipefail
 METS=${1:?usage: test_mock_gaps.sh PATH/TO/mets PATH/TO/aborted_visible}
