@@ -385,12 +385,12 @@ static void dead_letter(metsd *d, const rd_kafka_message_t *m, mets_frame_reason
     d->dead++;
 }
 
-/* A stream's signal lost (lost, at its last sample's end) or back (at the new frame's start): the alert
- * events, and its state record to write again. */
-static int signal_change(metsd *d, mets_recovery *r, const char *stream_id, bool lost, int64_t at_us,
-                         int64_t frame_ts_ms, mets_err *err)
+/* A lost signal back with a new frame starting at at_us: the alert events, and its state record to write
+ * again. Nothing when the stream's signal was not lost. */
+static int signal_back(metsd *d, mets_recovery *r, const char *stream_id, int64_t at_us, int64_t frame_ts_ms,
+                       mets_err *err)
 {
-    int n = mets_alerter_signal(d->alerter, stream_id, lost, at_us, d->events, mets_alerter_max_events(d->alerter), err);
+    int n = mets_alerter_signal(d->alerter, stream_id, false, at_us, d->events, mets_alerter_max_events(d->alerter), err);
     if (n > 0)
         mets_recovery_alerts_changed(r, stream_id);
     return n <= 0 ? n : send_events(d, n, frame_ts_ms, err);
@@ -409,7 +409,7 @@ static void handle_frame(metsd *d, mets_recovery *r, const rd_kafka_message_t *m
         if (mets_recovery_frame(r, d->frame.stream_id, d->frame.t0_us, mets_frame_end_us(&d->frame),
                                 d->cur_ts_ms * 1000, m->offset, &feed, &err) ||
             (is_new && mets_recovery_current(r, d->frame.stream_id) &&
-             signal_change(d, r, d->frame.stream_id, false, d->frame.t0_us, d->cur_ts_ms, &err) < 0)) {
+             signal_back(d, r, d->frame.stream_id, d->frame.t0_us, d->cur_ts_ms, &err) < 0)) {
             say(2, "%s", err.msg);
             fatal(d);
             return;
