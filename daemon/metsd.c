@@ -67,6 +67,7 @@
 #define BROKER_CONTACT_US 5000000
 #define LEADER_CONTACT_US 1500000
 #define MAX_LAG_PARTITIONS 256
+#define MAX_BROKERS 64
 
 typedef struct metsd {
     mets_config cfg;
@@ -104,9 +105,11 @@ typedef struct metsd {
     mets_histogram *m_stage, *m_latency;
     /* CLOCK_MONOTONIC ms of: the consuming loop's last turn, a broker's last answer, the last time no output
      * was waiting for a commit (a commit succeeded, or there was nothing to commit) */
-    _Atomic long last_turn, last_contact, last_committed, last_stats;
-    _Atomic int brokers_answering; /* at the last statistics */
-    _Atomic bool leader_silent[MAX_LAG_PARTITIONS]; /* per frames partition, at the last statistics */
+    _Atomic long last_turn, last_contact, last_committed;
+    /* per Kafka node seen at the last statistics, CLOCK_MONOTONIC ms of its last answer (0: none): a scrape
+     * counts those within BROKER_CONTACT_US of its own time, so late statistics never count a broker twice */
+    _Atomic long node_answered[MAX_BROKERS];
+    _Atomic long leader_answered[MAX_LAG_PARTITIONS]; /* per frames partition, the same of its leader */
 } metsd;
 
 enum { STAGE_ENCODE, STAGE_PUBLISH, STAGE_COMMIT, NSTAGES };
@@ -745,15 +748,17 @@ static void tick(metsd *d, int32_t p)
  * handled while its leader answers: then its clock runs on, with a clock record. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
-    enum { MAX_BROKERS = 64 };
     metsd *d = opaque;
     (void)rk;
     json_t *root = json_loadb(json, len, 0, NULL), *b, *p;
     if (!root)
         return 0;
     struct {
-        json_int_t id, rxidle;
+        json_int_t id;
+        long at;
     } up[MAX_BROKERS];
+    json_int_t node[MAX_BROKERS];
+    long node_at[MAX_BROKERS] = {0}, t = now_ms(), contact = 0;
     int nup = 0, nodes = 0;
     const char *key;
     json_object_foreach(json_object_get(root, "brokers"), key, b) {
@@ -761,17 +766,23 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         json_int_t rx = json_integer_value(json_object_get(b, "rxidle"));
         if (state && !strcmp(state, "UP") && rx >= 0 && rx < BROKER_CONTACT_US && nup < MAX_BROKERS) {
             json_int_t id = json_integer_value(json_object_get(b, "nodeid"));
-            bool seen = id < 0; /* a bootstrap connection is no node; coordinators repeat a node */
-            for (int i = 0; i < nup; i++)
-                seen |= up[i].id == id;
-            nodes += !seen;
-            up[nup].id = id, up[nup++].rxidle = rx;
+            long at = t - (long)(rx / 1000);
+            contact = at > contact ? at : contact;
+            up[nup].id = id, up[nup++].at = at;
+            if (id < 0) /* a bootstrap connection is no node; coordinators repeat a node */
+                continue;
+            int i = 0;
+            while (i < nodes && node[i] != id)
+                i++;
+            if (i == nodes)
+                node[nodes++] = id;
+            node_at[i] = at > node_at[i] ? at : node_at[i];
         }
     }
-    long t = now_ms();
-    if (nup)
-        atomic_store(&d->last_contact, t);
-    atomic_store(&d->brokers_answering, nodes), atomic_store(&d->last_stats, t);
+    for (int i = 0; i < MAX_BROKERS; i++)
+        atomic_store(&d->node_answered[i], node_at[i]);
+    if (contact > atomic_load(&d->last_contact))
+        atomic_store(&d->last_contact, contact);
     json_t *parts = json_object_get(json_object_get(json_object_get(root, "topics"), d->cfg.kafka.topics.frames),
                                     "partitions");
     json_object_foreach(parts, key, p) {
@@ -779,9 +790,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         if (part < 0 || part >= d->nparts || !d->rec[part])
             continue;
         leader = json_integer_value(json_object_get(p, "leader"));
-        bool answers = false;
+        long leader_at = 0;
         for (int i = 0; i < nup; i++)
-            answers |= up[i].id == leader && up[i].rxidle < LEADER_CONTACT_US;
+            if (up[i].id == leader && up[i].at > leader_at)
+                leader_at = up[i].at;
+        bool answers = leader_at && t - leader_at < LEADER_CONTACT_US / 1000;
         json_int_t ls = json_integer_value(json_object_get(p, "ls_offset"));
         if (answers && ls >= 0 && json_integer_value(json_object_get(p, "fetchq_cnt")) == 0 &&
             json_integer_value(json_object_get(p, "next_offset")) >= ls)
@@ -789,7 +802,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         int64_t done = mets_recovery_next_offset(d->rec[part]);
         if (part >= MAX_LAG_PARTITIONS)
             continue;
-        atomic_store(&d->leader_silent[part], !answers);
+        atomic_store(&d->leader_answered[part], leader_at);
         if (ls >= 0) /* else unknown, as while the leader is away: the gauge keeps the last known lag */
             mets_gauge_set(d->m_lag, (int)part, (double)(ls > done ? ls - (done > 0 ? done : 0) : 0));
     }
@@ -1146,21 +1159,29 @@ static bool healthy(void *ctx, char *reason, size_t size)
     return false;
 }
 
-/* Figures read when scraped: brokers answering (none known while statistics are late: the consuming loop
- * waits on the broker), ages of the last broker answer and of the last commit. */
+/* Figures read when scraped, from the last answers known (statistics come late while the consuming loop
+ * waits on the broker): brokers that answered within 5 s, partitions whose leader did not, ages of the last
+ * broker answer and of the last commit. */
 static void collect_kafka(FILE *out, void *ctx)
 {
     metsd *d = ctx;
     long t = now_ms();
-    bool fresh = t - atomic_load(&d->last_stats) < BROKER_CONTACT_US / 1000;
+    int answering = 0;
+    for (int i = 0; i < MAX_BROKERS; i++) {
+        long at = atomic_load(&d->node_answered[i]);
+        answering += at && t - at < BROKER_CONTACT_US / 1000;
+    }
     fprintf(out,
             "# HELP mets_kafka_brokers_answering Kafka brokers that answered within the last 5 s\n"
             "# TYPE mets_kafka_brokers_answering gauge\nmets_kafka_brokers_answering %d\n",
-            fresh ? atomic_load(&d->brokers_answering) : 0);
-    fputs("# HELP mets_consumer_lag_stale 1 while the partition's leader does not answer: its lag is as last known\n"
+            answering);
+    fputs("# HELP mets_consumer_lag_stale 1 while the partition's leader has not answered for 5 s: its lag is as "
+          "last known\n"
           "# TYPE mets_consumer_lag_stale gauge\n", out);
-    for (int p = 0; p < d->nparts && p < MAX_LAG_PARTITIONS; p++)
-        fprintf(out, "mets_consumer_lag_stale{partition=\"%d\"} %d\n", p, !fresh || atomic_load(&d->leader_silent[p]));
+    for (int p = 0; p < d->nparts && p < MAX_LAG_PARTITIONS; p++) {
+        long at = atomic_load(&d->leader_answered[p]);
+        fprintf(out, "mets_consumer_lag_stale{partition=\"%d\"} %d\n", p, !at || t - at >= BROKER_CONTACT_US / 1000);
+    }
     fprintf(out,
             "# HELP mets_kafka_contact_age_seconds seconds since a Kafka broker last answered\n"
             "# TYPE mets_kafka_contact_age_seconds gauge\nmets_kafka_contact_age_seconds %.3f\n"
