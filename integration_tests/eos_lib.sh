@@ -56,10 +56,11 @@ committed_count() { # read_committed messages on topic $1
   timeout 60 kcat -b "$bootstrap" -X isolation.level=read_committed -C -t "$1" -e -o beginning -q -f 'x\n' 2>/dev/null | wc -l
 }
 
-# Waits until the embeddings of run NAME stop growing for 6 s (at least $2 of them, if given).
+# Waits until the embeddings of run NAME stop growing for 6 s (at least $2 of them, if given), up to
+# $EOS_SETTLE_S (300 s).
 wait_settled() {
   local name=$1 least=${2:-1} last=-1 same=0 n
-  for _ in $(seq 150); do
+  for _ in $(seq $((${EOS_SETTLE_S:-300} / 2))); do
     n=$(committed_count "$name.embeddings")
     if [ "$n" -eq "$last" ] && [ "$n" -ge "$least" ]; then
       same=$((same + 1))
@@ -88,14 +89,14 @@ print(len({a["stream_id"] for a in map(json.loads, sys.stdin) if a["label"] == "
   fail "signal_lost raised for $n of the $EOS_BEDS beds of $name"
 }
 
-# What read_committed consumers see of run NAME, into $work/NAME/.
+# What read_committed consumers see of run NAME, into $work/NAME/ (within $EOS_DUMP_S, 120 s, per topic).
 eos_dump() {
   local name=$1 kind
   mkdir -p "$work/$name"
   for kind in embeddings alerts deadletter; do
     local flag=--$kind file=$kind
     [ "$kind" = deadletter ] && flag=--dead-letters file=deadletters
-    timeout 120 "$METS" tail --bootstrap "$bootstrap" "$flag" -t "$name.$kind" --from-beginning -e --vectors \
+    timeout "${EOS_DUMP_S:-120}" "$METS" tail --bootstrap "$bootstrap" "$flag" -t "$name.$kind" --from-beginning -e --vectors \
       >"$work/$name/$file.jsonl" 2>"$work/$name-tail.log" || fail "mets tail $name.$kind"
   done
 }
