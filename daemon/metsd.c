@@ -757,8 +757,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         json_int_t id;
         long at;
     } up[MAX_BROKERS];
-    json_int_t node[MAX_BROKERS];
-    long node_at[MAX_BROKERS] = {0}, t = now_ms(), contact = 0;
+    json_int_t node[MAX_BROKERS], ts = json_integer_value(json_object_get(root, "ts"));
+    /* ages are counted from when the statistics were made (ts: librdkafka's rd_clock, CLOCK_MONOTONIC in µs),
+     * which is seconds before now when they waited in the queue while the loop waited on a broker */
+    long t = now_ms(), made = ts > 0 && ts / 1000 <= t ? (long)(ts / 1000) : t;
+    long node_at[MAX_BROKERS] = {0}, contact = 0;
     int nup = 0, nodes = 0;
     const char *key;
     json_object_foreach(json_object_get(root, "brokers"), key, b) {
@@ -766,7 +769,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
         json_int_t rx = json_integer_value(json_object_get(b, "rxidle"));
         if (state && !strcmp(state, "UP") && rx >= 0 && rx < BROKER_CONTACT_US && nup < MAX_BROKERS) {
             json_int_t id = json_integer_value(json_object_get(b, "nodeid"));
-            long at = t - (long)(rx / 1000);
+            long at = made - (long)(rx / 1000);
             contact = at > contact ? at : contact;
             up[nup].id = id, up[nup++].at = at;
             if (id < 0) /* a bootstrap connection is no node; coordinators repeat a node */
