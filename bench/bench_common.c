@@ -3,21 +3,6 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
-
-double mets_bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-double mets_bench_cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 double mets_bench_sgemm_gflops(int n, double (*clock)(void))
 {

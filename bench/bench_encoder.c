@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "bench_common.h"
+#include "clock.h"
 #include "ecgenc.h"
 #include "ecgnet.h"
 #include "mfile.h"
@@ -49,7 +50,7 @@ static int cpu_time; /* --cpu */
 /* Wall seconds, or with --cpu CPU seconds of the calling thread. */
 static double now(void)
 {
-    return cpu_time ? mets_bench_cpu_now() : mets_bench_now();
+    return cpu_time ? mets_thread_cpu_s() : mets_monotonic_s();
 }
 
 /* Seconds per call of encoding n windows, over at least `seconds` after a warm-up call. */
@@ -121,11 +122,11 @@ static void layer_breakdown(const mets_ecgenc *enc, const float *x)
         mets_ecgenc_encode(enc, ctx, x, batches[b], emb, &err);
         memset(&t[b], 0, sizeof t[b]);
         int windows = 0;
-        double t0 = mets_bench_now();
+        double t0 = mets_monotonic_s();
         do {
             mets_ecgenc_encode_timed(enc, ctx, x, batches[b], emb, &t[b], &err);
             windows += batches[b];
-        } while (mets_bench_now() - t0 < 1.5);
+        } while (mets_monotonic_s() - t0 < 1.5);
         for (int i = 0; i < METS_ECGENC_MAX_CONVS; i++)
             t[b].conv[i] /= windows;
         t[b].pool /= windows, t[b].head /= windows;

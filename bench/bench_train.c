@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "bench_common.h"
+#include "clock.h"
 #include "ops.h"
 #include "rng.h"
 #include "trainer.h"
@@ -53,9 +54,9 @@ int main(int argc, char **argv)
         mets_err err;
         mets_ecgnet *net = mets_ecgnet_new(&a, 1, &err);
         o.threads = threads;
-        double t0 = mets_bench_now();
+        double t0 = mets_monotonic_s();
         int rc = net ? mets_train_run(net, &d, &o, NULL, &err) : -1;
-        double dt = mets_bench_now() - t0, rate = steps * o.batch / dt;
+        double dt = mets_monotonic_s() - t0, rate = steps * o.batch / dt;
         mets_ecgnet_free(net);
         if (rc) {
             fprintf(stderr, "bench_train: %s\n", err.msg);

@@ -39,12 +39,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "alert.h"
+#include "clock.h"
 #include "config.h"
 #include "digest.h"
 #include "failpoint.h"
@@ -124,25 +124,6 @@ static void on_signal(int sig)
         reload_requested = 1;
     else
         stopping = 1;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static long now_ms(void)
-{
-    return (long)(now() * 1e3);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 static int log_level = METS_LOG_INFO;
@@ -264,7 +245,7 @@ static int send_events(metsd *d, int n, int64_t frame_ts_ms, mets_err *err)
             print_alert(e);
         mets_counter_inc(d->m_alerts, e->state - 1);
         if (frame_ts_ms >= 0)
-            mets_histogram_observe(d->m_latency, LATENCY_ALERT, (double)(wall_ms() - frame_ts_ms) / 1e3);
+            mets_histogram_observe(d->m_latency, LATENCY_ALERT, (double)(mets_wall_ms() - frame_ts_ms) / 1e3);
         d->alerts++;
     }
     return 0;
@@ -293,7 +274,7 @@ static int publish_window(metsd *d, const mets_batch *b, int i, mets_err *err)
                                     b->emb + (size_t)i * D, D, &bytes, &len, err)))
         return rc;
     produce(d, d->cfg.kafka.topics.embeddings, RD_KAFKA_PARTITION_UA, m->stream_id, strlen(m->stream_id), bytes, len);
-    mets_histogram_observe(d->m_latency, LATENCY_EMBEDDING, (double)(wall_ms() - m->frame_ts_ms) / 1e3);
+    mets_histogram_observe(d->m_latency, LATENCY_EMBEDDING, (double)(mets_wall_ms() - m->frame_ts_ms) / 1e3);
     if ((rc = publish_alerts(d, b, i, err)))
         return rc;
     mets_recovery *r = m->partition < d->nparts ? d->rec[m->partition] : NULL;
@@ -305,7 +286,7 @@ static void publish(metsd *d, mets_batch *b)
 {
     if (d->exit_code)
         return; /* nothing more is committed: the restart redoes it */
-    double t0 = now();
+    double t0 = mets_monotonic_s();
     mets_histogram_observe(d->m_stage, STAGE_ENCODE, b->scored - b->submitted);
     if (b->rc) { /* a bug, not bad input: restart and redo from the last commit */
         say(2, "scoring: %s", b->err.msg);
@@ -321,7 +302,7 @@ static void publish(metsd *d, mets_batch *b)
         }
     d->windows += b->n;
     mets_counter_add(d->m_windows, 0, (uint64_t)b->n);
-    mets_histogram_observe(d->m_stage, STAGE_PUBLISH, now() - t0);
+    mets_histogram_observe(d->m_stage, STAGE_PUBLISH, mets_monotonic_s() - t0);
 }
 
 /* Publishes the oldest submitted batch once scored (waiting for it with `wait`); false when none is. */
@@ -531,7 +512,7 @@ static int read_state_pass(metsd *d, const rd_kafka_topic_partition_list_t *part
     while (left > 0 && !rc) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->state_reader, 200);
         if (!m) {
-            if (now() > deadline) {
+            if (mets_monotonic_s() > deadline) {
                 say(3, "state topic %s: not read to its end within %d s", d->cfg.kafka.topics.state,
                     STATE_READ_TIMEOUT_S);
                 rc = -1;
@@ -568,11 +549,11 @@ static int read_state_pass(metsd *d, const rd_kafka_topic_partition_list_t *part
  * start while a transaction on them is unsettled (restoring a record twice leaves the same state). */
 static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
 {
-    double deadline = now() + STATE_READ_TIMEOUT_S;
+    double deadline = mets_monotonic_s() + STATE_READ_TIMEOUT_S;
     int records = 0, rc;
     bool unstable;
     while (!(rc = read_state_pass(d, parts, deadline, &records, &unstable)) && unstable) {
-        if (now() > deadline) {
+        if (mets_monotonic_s() > deadline) {
             say(3, "state topic %s: a transaction still unsettled after %d s", d->cfg.kafka.topics.state,
                 STATE_READ_TIMEOUT_S);
             return -1;
@@ -760,7 +741,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     json_int_t node[MAX_BROKERS], ts = json_integer_value(json_object_get(root, "ts"));
     /* ages are counted from when the statistics were made (ts: librdkafka's rd_clock, CLOCK_MONOTONIC in µs),
      * which is seconds before now when they waited in the queue while the loop waited on a broker */
-    long t = now_ms(), made = ts > 0 && ts / 1000 <= t ? (long)(ts / 1000) : t;
+    long t = mets_monotonic_ms(), made = ts > 0 && ts / 1000 <= t ? (long)(ts / 1000) : t;
     long node_at[MAX_BROKERS] = {0}, contact = 0;
     int nup = 0, nodes = 0;
     const char *key;
@@ -861,10 +842,10 @@ static void commit(metsd *d)
 {
     if (d->exit_code)
         return; /* after a fatal error nothing more is committed: the restart redoes it */
-    double t0 = now();
+    double t0 = mets_monotonic_s();
     for (int32_t p = 0; p < d->nparts; p++)
         if (d->rec[p]) {
-            d->cur_part = p, d->cur_ts_ms = wall_ms();
+            d->cur_part = p, d->cur_ts_ms = mets_wall_ms();
             mets_recovery_sweep(d->rec[p], flush_idle, d);
         }
     drain(d);
@@ -884,7 +865,7 @@ static void commit(metsd *d)
     bool committed = d->eos ? d->in_txn && txn_commit(d, offsets) : offsets->cnt && alo_commit(d, offsets);
     d->redoing &= !committed;
     if (committed || (!d->in_txn && !d->redoing)) /* nothing waits for a commit */
-        atomic_store(&d->last_committed, now_ms());
+        atomic_store(&d->last_committed, mets_monotonic_ms());
     rd_kafka_topic_partition_list_destroy(offsets);
     update_raised(d);
     mets_window_stats ws = mets_windower_stats(d->win);
@@ -895,7 +876,7 @@ static void commit(metsd *d)
         d->events_seen[i] = counts[i];
     }
     mets_gauge_set(d->m_streams, 0, ws.streams);
-    mets_histogram_observe(d->m_stage, STAGE_COMMIT, now() - t0);
+    mets_histogram_observe(d->m_stage, STAGE_COMMIT, mets_monotonic_s() - t0);
 }
 
 /* Eager rebalancing: on revocation everything done so far is committed (or, failing that, aborted and
@@ -1146,7 +1127,7 @@ static int open_pipeline(metsd *d, mets_err *err)
 static bool healthy(void *ctx, char *reason, size_t size)
 {
     metsd *d = ctx;
-    long t = now_ms();
+    long t = mets_monotonic_ms();
     double idle = (t - atomic_load(&d->last_turn)) / 1e3, stuck = mets_workers_oldest_age(d->workers);
     double silent = (t - atomic_load(&d->last_contact)) / 1e3, waiting = (t - atomic_load(&d->last_committed)) / 1e3;
     if (idle > STUCK_S)
@@ -1168,7 +1149,7 @@ static bool healthy(void *ctx, char *reason, size_t size)
 static void collect_kafka(FILE *out, void *ctx)
 {
     metsd *d = ctx;
-    long t = now_ms();
+    long t = mets_monotonic_ms();
     int answering = 0;
     for (int i = 0; i < MAX_BROKERS; i++) {
         long at = atomic_load(&d->node_answered[i]);
@@ -1278,7 +1259,7 @@ static int open_metrics(metsd *d, mets_err *err)
     }
     free_names(names, d->alerter);
     mets_gauge_set(build, 0, 1);
-    long t = now_ms();
+    long t = mets_monotonic_ms();
     atomic_store(&d->last_turn, t), atomic_store(&d->last_contact, t), atomic_store(&d->last_committed, t);
     if (!d->cfg.metrics.enabled)
         return 0;
@@ -1442,7 +1423,7 @@ static void close_all(metsd *d)
 
 static void run(metsd *d, const char *path)
 {
-    double last_commit = now(), last_ping = 0;
+    double last_commit = mets_monotonic_s(), last_ping = 0;
     char reason[128];
     while (!stopping) {
         if (reload_requested) {
@@ -1451,10 +1432,10 @@ static void run(metsd *d, const char *path)
             reload(d, path);
             sd_notify(0, "READY=1");
         }
-        atomic_store(&d->last_turn, now_ms());
-        if (now() - last_ping >= 1.0 && healthy(d, reason, sizeof reason)) {
+        atomic_store(&d->last_turn, mets_monotonic_ms());
+        if (mets_monotonic_s() - last_ping >= 1.0 && healthy(d, reason, sizeof reason)) {
             sd_notify(0, "WATCHDOG=1");
-            last_ping = now();
+            last_ping = mets_monotonic_s();
         }
         while (publish_oldest(d, false))
             ;
@@ -1469,9 +1450,9 @@ static void run(metsd *d, const char *path)
             submit_partial(d); /* idle: do not hold windows back */
         rd_kafka_poll(d->producer, 0);
         rd_kafka_poll(d->clock, 0);
-        if (now() - last_commit >= d->cfg.delivery.commit_interval_ms / 1000.0) {
+        if (mets_monotonic_s() - last_commit >= d->cfg.delivery.commit_interval_ms / 1000.0) {
             commit(d);
-            last_commit = now();
+            last_commit = mets_monotonic_s();
         }
     }
     commit(d);

@@ -3,8 +3,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "score.h"
 
 enum slot_state { FREE, FILLING, QUEUED, RUNNING, DONE };
@@ -27,13 +27,6 @@ struct mets_workers {
     int nthreads;
     bool stopping;
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 float *mets_batch_window(mets_batch *b, int i)
 {
@@ -70,7 +63,7 @@ static void *run(void *arg)
         pthread_mutex_unlock(&w->mu);
         score(wk, &w->slots[k]);
         pthread_mutex_lock(&w->mu);
-        w->slots[k].scored = now();
+        w->slots[k].scored = mets_monotonic_s();
         w->state[k] = DONE;
         pthread_cond_broadcast(&w->done);
     }
@@ -182,7 +175,7 @@ void mets_workers_submit(mets_workers *w, mets_batch *b)
 {
     pthread_mutex_lock(&w->mu);
     int k = (int)(b - w->slots);
-    b->submitted = now();
+    b->submitted = mets_monotonic_s();
     w->state[k] = QUEUED;
     w->next = (k + 1) % w->nslots;
     pthread_cond_signal(&w->queued);
@@ -226,7 +219,7 @@ double mets_workers_oldest_age(mets_workers *w)
         if ((w->state[i] == QUEUED || w->state[i] == RUNNING) && (t == 0 || w->slots[i].submitted < t))
             t = w->slots[i].submitted;
     if (t > 0)
-        age = now() - t;
+        age = mets_monotonic_s() - t;
     pthread_mutex_unlock(&w->mu);
     return age;
 }

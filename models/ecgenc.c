@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "clock.h"
 #include "mfile.h"
 
 #define MAX_CONVS METS_ECGENC_MAX_CONVS
@@ -395,18 +395,11 @@ typedef struct timer {
     double mark;
 } timer;
 
-static double clock_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void lap(timer *tm, int step)
 {
     if (!tm->t)
         return;
-    double now = clock_s();
+    double now = mets_thread_cpu_s();
     double *slot = step >= 0 ? &tm->t->conv[step] : step == STEP_POOL ? &tm->t->pool : &tm->t->head;
     *slot += now - tm->mark;
     tm->mark = now;
@@ -485,7 +478,7 @@ int mets_ecgenc_encode_timed(const mets_ecgenc *enc, mets_ecgenc_ctx *ctx, const
                             ctx->max_batch);
     const mets_ecgenc_arch *a = &enc->arch;
     int channels = a->channels[a->stages - 1];
-    timer tm = {times, times ? clock_s() : 0.0};
+    timer tm = {times, times ? mets_thread_cpu_s() : 0.0};
     for (int w0 = 0; w0 < n; w0 += ctx->chunk) {
         int m = n - w0 < ctx->chunk ? n - w0 : ctx->chunk;
         run_trunk(enc, ctx, x + (size_t)w0 * METS_ECG_IN_CHANNELS * a->samples, m,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "failpoint.h"
+#include "hash.h"
 
 #define STATE_MAGIC "MALS"
 #define STATE_VERSION 2 /* 2: the technical label signal_lost */
@@ -82,16 +83,6 @@ mets_alert_params mets_alert_default_params(void)
 }
 
 /* ---- hashing ---- */
-
-static uint64_t fnv64(uint64_t h, const void *data, size_t n)
-{
-    const uint8_t *b = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
-
-#define FNV64_BASIS 0xcbf29ce484222325ull
 
 static unsigned __int128 fnv128(unsigned __int128 h, const void *data, size_t n)
 {
@@ -211,7 +202,8 @@ static int add_labels(mets_alerter *a, const mets_alert_label *labels, mets_err 
         for (int j = 0; j < i && !tech; j++)
             if (!strcmp(a->labels[j].group, li->group))
                 li->group_id = a->labels[j].group_id;
-        a->fingerprint = fnv64(fnv64(a->fingerprint, li->group, strlen(li->group) + 1), li->name, strlen(li->name) + 1);
+        a->fingerprint = mets_fnv64(a->fingerprint, li->group, strlen(li->group) + 1);
+        a->fingerprint = mets_fnv64(a->fingerprint, li->name, strlen(li->name) + 1);
     }
     return 0;
 }
@@ -238,7 +230,7 @@ mets_alerter *mets_alerter_new(const mets_alert_params *p, const mets_alert_labe
     a->p = *p;
     a->nclinical = nlabels;
     a->nlabels = nlabels + METS_ALERT_NTECH;
-    a->fingerprint = FNV64_BASIS;
+    a->fingerprint = METS_FNV64_BASIS;
     a->nbuckets = 16;
     a->labels = calloc(a->nlabels, sizeof *a->labels);
     a->buckets = calloc(a->nbuckets, sizeof *a->buckets);
@@ -305,7 +297,7 @@ static stream **find_slot(const mets_alerter *a, const char *id, uint64_t hash)
 
 static stream *find_stream(const mets_alerter *a, const char *id)
 {
-    return *find_slot(a, id, fnv64(FNV64_BASIS, id, strlen(id)));
+    return *find_slot(a, id, mets_fnv64_str(id));
 }
 
 /* Doubles the buckets when they hold more streams than buckets, so chains stay short. */
@@ -364,7 +356,7 @@ static int stream_new(mets_alerter *a, const char *id, stream **out, mets_err *e
     stream *s = calloc(1, stream_size(a));
     if (!s)
         return mets_err_set(err, METS_ENOMEM, "alerter: out of memory");
-    s->hash = fnv64(FNV64_BASIS, id, strlen(id));
+    s->hash = mets_fnv64_str(id);
     memcpy(s->id, id, strlen(id) + 1);
     s->last_start_us = INT64_MIN;
     *out = s;
@@ -398,7 +390,7 @@ static void stream_install(mets_alerter *a, stream *s)
 
 int mets_alerter_drop(mets_alerter *a, const char *stream_id)
 {
-    stream **sp = find_slot(a, stream_id, fnv64(FNV64_BASIS, stream_id, strlen(stream_id)));
+    stream **sp = find_slot(a, stream_id, mets_fnv64_str(stream_id));
     if (!*sp)
         return METS_ENOTFOUND;
     stream *s = *sp;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "mets.pb-c.h"
 
 enum { SCHEMA_VERSION = 1 };
@@ -87,17 +88,9 @@ void mets_recovery_free(mets_recovery *r)
     free(r);
 }
 
-static size_t hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return (size_t)h;
-}
-
 static rstream **slot(const mets_recovery *r, const char *id)
 {
-    rstream **sp = &r->buckets[hash(id) & (r->nbuckets - 1)];
+    rstream **sp = &r->buckets[mets_fnv64_str(id) & (r->nbuckets - 1)];
     while (*sp && strcmp((*sp)->id, id))
         sp = &(*sp)->next;
     return sp;
@@ -111,7 +104,7 @@ static void grow(mets_recovery *r)
     for (size_t i = 0; i < r->nbuckets; i++)
         for (rstream *s = r->buckets[i], *next; s; s = next) {
             next = s->next;
-            size_t j = hash(s->id) & (2 * r->nbuckets - 1);
+            size_t j = mets_fnv64_str(s->id) & (2 * r->nbuckets - 1);
             s->next = b[j], b[j] = s;
         }
     free(r->buckets);

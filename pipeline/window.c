@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 /* Input samples per soxr_process call: bounds the interleaving scratch whatever the frame size. */
 enum { CHUNK = 512 };
 enum { METS_SOXR_LOG2_MIN_DFT = 6, METS_SOXR_LOG2_LARGE_DFT = 8 };
@@ -194,14 +196,6 @@ mets_window_stats mets_windower_stats(const mets_windower *w)
 
 /* ---- the stream table ---- */
 
-static uint64_t hash_id(const char *s)
-{
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h;
-}
-
 static stream *stream_new(const mets_windower *w, const char *id)
 {
     stream *st = calloc(1, sizeof *st);
@@ -222,7 +216,7 @@ static stream *stream_new(const mets_windower *w, const char *id)
 /* The stream of `id`, created if the cap allows; NULL with err filled otherwise. */
 static stream *stream_get(mets_windower *w, const char *id, mets_err *err)
 {
-    size_t i = hash_id(id) & w->table_mask;
+    size_t i = mets_fnv64_str(id) & w->table_mask;
     for (; w->table[i]; i = (i + 1) & w->table_mask)
         if (!strcmp(w->table[i]->id, id))
             return w->table[i];
@@ -243,7 +237,7 @@ static int segment_flush(mets_windower *w, stream *st, mets_err *err);
 
 int mets_windower_drop(mets_windower *w, const char *id, mets_window_sink sink, void *ctx, mets_err *err)
 {
-    size_t i = hash_id(id) & w->table_mask;
+    size_t i = mets_fnv64_str(id) & w->table_mask;
     while (w->table[i] && strcmp(w->table[i]->id, id))
         i = (i + 1) & w->table_mask;
     if (!w->table[i])
@@ -259,7 +253,7 @@ int mets_windower_drop(mets_windower *w, const char *id, mets_window_sink sink, 
     /* Backward shift: move up every later entry of the probe run whose home slot does not lie in
      * (hole, j], so that lookups never stop early at the hole. */
     for (size_t hole = i, j = (i + 1) & w->table_mask; w->table[j]; j = (j + 1) & w->table_mask) {
-        size_t home = hash_id(w->table[j]->id) & w->table_mask;
+        size_t home = mets_fnv64_str(w->table[j]->id) & w->table_mask;
         if (((j - home) & w->table_mask) >= ((j - hole) & w->table_mask)) {
             w->table[hole] = w->table[j];
             w->table[j] = NULL;

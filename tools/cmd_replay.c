@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "isotime.h"
 #include "ecgenc.h"
 #include "recframes.h"
@@ -70,13 +71,6 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     replay *r = opaque;
@@ -91,11 +85,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static void pace(replay *r, int64_t t0_us)
 {
     if (!r->paced)
-        r->paced = 1, r->first_t0 = t0_us, r->wall0 = now();
+        r->paced = 1, r->first_t0 = t0_us, r->wall0 = mets_monotonic_s();
     if (r->speed <= 0)
         return;
     double due = r->wall0 + (double)(t0_us - r->first_t0) * 1e-6 / r->speed;
-    for (double left; !stop && (left = due - now()) > 0;) {
+    for (double left; !stop && (left = due - mets_monotonic_s()) > 0;) {
         rd_kafka_poll(r->rk, 0);
         usleep((useconds_t)(left > 0.05 ? 50000 : left * 1e6));
     }
@@ -135,7 +129,7 @@ static int produce_frame(replay *r, const mets_frame *f)
 /* One line, rewritten in place at most every 0.5 s: frames sent, rate, share done and time left. */
 static void progress(replay *r)
 {
-    double t = now();
+    double t = mets_monotonic_s();
     if (!r->show_progress || t - r->last_progress < 0.5)
         return;
     r->last_progress = t;
@@ -312,7 +306,7 @@ static void flush_producer(replay *r)
     if (!r->rk)
         return;
     r->undelivered = rd_kafka_flush(r->rk, 30000) ? (long)rd_kafka_outq_len(r->rk) : 0;
-    r->seconds = now() - r->start;
+    r->seconds = mets_monotonic_s() - r->start;
     rd_kafka_destroy(r->rk);
     r->rk = NULL;
 }
@@ -332,7 +326,7 @@ static int replay_records(args *a, char **paths, int n)
     }
     if (!rc && !(r->rk = new_producer(a->bootstrap, r)))
         rc = 1;
-    r->start = now();
+    r->start = mets_monotonic_s();
     for (int i = 0; i < n && !rc && !stop; i++) {
         r->paced = 0; /* each record starts at once */
         if ((rc = mets_recframes_send(rfs[i], each_frame, r, &err)) < 0)
@@ -480,15 +474,15 @@ static int advance(range *g, part *p)
 {
     if (p->head)
         rd_kafka_message_destroy(p->head), p->head = NULL;
-    for (double heard = now(); !p->done && !stop;) {
+    for (double heard = mets_monotonic_s(); !p->done && !stop;) {
         rd_kafka_message_t *m = rd_kafka_consume(g->rkt, p->id, 200);
         if (!m) {
-            if (now() - heard < SOURCE_SILENCE_S)
+            if (mets_monotonic_s() - heard < SOURCE_SILENCE_S)
                 continue;
             fprintf(stderr, "mets replay: %s [%d]: nothing read for %.0f s\n", g->a->from_topic, p->id, SOURCE_SILENCE_S);
             return 1;
         }
-        heard = now();
+        heard = mets_monotonic_s();
         int eof = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF, beyond = !m->err && m->offset >= p->end;
         if (m->err && !eof) {
             fprintf(stderr, "mets replay: %s [%d]: %s\n", g->a->from_topic, p->id, rd_kafka_message_errstr(m));
@@ -563,7 +557,7 @@ static int replay_range(args *a)
     int rc = open_source(&g) || plan_offsets(&g);
     if (!rc && !(a->r.rk = new_producer(a->bootstrap, &a->r)))
         rc = 1;
-    a->r.start = now();
+    a->r.start = mets_monotonic_s();
     if (!rc)
         rc = merge(&g);
     flush_producer(&a->r);
@@ -611,7 +605,7 @@ int mets_cmd_replay(int argc, char **argv)
     if (rc >= 0)
         return rc;
     signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
-    a.r.topic = a.topic, a.r.start = now();
+    a.r.topic = a.topic, a.r.start = mets_monotonic_s();
     rc = a.from_topic ? replay_range(&a) : replay_records(&a, argv + optind, argc - optind);
     return finish(&a, rc);
 }

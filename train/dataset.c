@@ -5,16 +5,9 @@
 #include <string.h>
 
 #include "ecgenc.h"
+#include "hash.h"
 #include "preprocess.h"
 #include "wfdb.h"
-
-static unsigned long hash(const char *s)
-{
-    unsigned long h = 1469598103934665603ul; /* FNV-1a */
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ul;
-    return h;
-}
 
 /* Doubles the index (kept at most half full, so probes stay short) and re-inserts every text. */
 static int grow_index(mets_textset *ts)
@@ -25,7 +18,7 @@ static int grow_index(mets_textset *ts)
     for (int i = 0; i < nslots; i++)
         slots[i] = -1;
     for (int i = 0; i < ts->n; i++) {
-        unsigned long h = hash(ts->texts[i]) % nslots;
+        unsigned long h = mets_fnv64_str(ts->texts[i]) % nslots;
         while (slots[h] >= 0)
             h = (h + 1) % nslots;
         slots[h] = i;
@@ -39,7 +32,7 @@ int mets_textset_intern(mets_textset *ts, const char *text)
 {
     if (2 * (ts->n + 1) > ts->nslots && grow_index(ts))
         return -1;
-    unsigned long h = hash(text) % ts->nslots;
+    unsigned long h = mets_fnv64_str(text) % ts->nslots;
     for (; ts->slots[h] >= 0; h = (h + 1) % ts->nslots)
         if (!strcmp(ts->texts[ts->slots[h]], text))
             return ts->slots[h];

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "hash.h"
 #include "strlist.h"
 
 /* report_phrases.tsv, compiled in by CMake (embed.cmake). */
@@ -119,18 +120,10 @@ static size_t tokenize(const char *s, size_t n, token *toks)
 
 /* ---- the word map */
 
-static uint64_t hash_word(const char *w, size_t n)
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)w[i]) * 1099511628211u;
-    return h;
-}
-
 /* The slot holding `w`, or the empty slot where it would go. */
 static slot *map_slot(const wordmap *m, const char *w, size_t n)
 {
-    for (size_t i = hash_word(w, n) & m->mask;; i = (i + 1) & m->mask) {
+    for (size_t i = mets_fnv64(METS_FNV64_BASIS, w, n) & m->mask;; i = (i + 1) & m->mask) {
         slot *s = &m->slots[i];
         if (!s->word || (s->len == n && !memcmp(s->word, w, n)))
             return s;

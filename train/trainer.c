@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "grad.h"
 #include "mfile.h"
 
@@ -301,13 +301,6 @@ static int load_checkpoint(run_state *s, mets_err *err)
     return rc;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* One epoch's order: window i `repeat[i]` times (once each without repeat), shuffled. */
 static void shuffle(int *perm, int n, const int *repeat, int nwin, mets_rng *rng)
 {
@@ -348,9 +341,9 @@ int mets_train_run(mets_ecgnet *net, const mets_train_data *d, const mets_train_
         shuffle(s.perm, s.nperm, o->repeat, d->n, &s.rng);
         loss_sum = 0;
         for (int b = 0; b < batches; b++) {
-            double t0 = now();
+            double t0 = mets_monotonic_s();
             loss_sum += train_step(&s, s.perm + (size_t)b * o->batch, o->batch);
-            s.busy += now() - t0;
+            s.busy += mets_monotonic_s() - t0;
             if (!o->quiet && (b % 5 == 0 || b == batches - 1))
                 progress(&s, b + 1, batches, loss_sum / (b + 1), step0);
         }
