@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int mets_err_set(mets_err *err, int code, const char *fmt, ...)
@@ -31,6 +32,17 @@ int mets_err_prefix(mets_err *err, const char *fmt, ...)
     /* Truncates the old message rather than the new context if both do not fit. */
     strncat(err->msg, old, sizeof err->msg - n - 1);
     return err->code;
+}
+
+void mets_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s:%d: METS_ASSERT(%s) failed: ", file, line, cond);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
 }
 
 const char *mets_err_name(int code)

@@ -34,4 +34,12 @@ int mets_err_prefix(mets_err *err, const char *fmt, ...) __attribute__((format(p
 
 const char *mets_err_name(int code);
 
+/* An invariant of the code, not of its input (input errors are returned, above): when it does not hold,
+ * prints the file, line, condition and the message (printf) to stderr and aborts, for a core and a restart.
+ * Always on, unlike assert(), which the release build's -DNDEBUG removes.
+ *     METS_ASSERT(i >= 0 && i < n, "child %d of %d", i, n); */
+#define METS_ASSERT(cond, ...) ((cond) ? (void)0 : mets_assert_fail(__FILE__, __LINE__, #cond, __VA_ARGS__))
+_Noreturn void mets_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

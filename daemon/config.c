@@ -1,7 +1,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
@@ -12,6 +11,7 @@
 #include <strings.h>
 #include <utf8proc.h>
 
+#include "err.h"
 #include "fileio.h"
 #include "yamldoc.h"
 
@@ -580,7 +580,7 @@ static int apply_defaults(const table *t, char *base)
         int rc = k->type == T_POLICY ? apply_defaults(&policy_table, base + k->offset)
                  : k->def            ? set_scalar("", k, k->def, base + k->offset, why, sizeof why)
                                      : 0;
-        assert(rc != METS_EFORMAT && "a default in the key table is invalid");
+        METS_ASSERT(rc != METS_EFORMAT, "the default of %s in the key table is invalid: %s", k->name, why);
         if (rc)
             return rc;
     }

@@ -1,6 +1,5 @@
 #include "prometheus.h"
 
-#include <assert.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
@@ -17,6 +16,8 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+
+#include "err.h"
 
 enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM, KIND_COLLECTOR };
 static const char *const kind_names[] = {"counter", "gauge", "histogram"};
@@ -285,7 +286,7 @@ static void atomic_add_double(_Atomic uint64_t *cell, double delta)
 
 void mets_counter_add(mets_counter *c, int i, uint64_t n)
 {
-    assert(i >= 0 && i < c->f.n_children);
+    METS_ASSERT(i >= 0 && i < c->f.n_children, "%s: child %d of %d", c->f.name, i, c->f.n_children);
     atomic_fetch_add_explicit(&c->f.cells[i], n, memory_order_relaxed);
 }
 
@@ -296,20 +297,20 @@ void mets_counter_inc(mets_counter *c, int i)
 
 void mets_gauge_set(mets_gauge *g, int i, double v)
 {
-    assert(i >= 0 && i < g->f.n_children);
+    METS_ASSERT(i >= 0 && i < g->f.n_children, "%s: child %d of %d", g->f.name, i, g->f.n_children);
     atomic_store_explicit(&g->f.cells[i], double_bits(v), memory_order_relaxed);
 }
 
 void mets_gauge_add(mets_gauge *g, int i, double delta)
 {
-    assert(i >= 0 && i < g->f.n_children);
+    METS_ASSERT(i >= 0 && i < g->f.n_children, "%s: child %d of %d", g->f.name, i, g->f.n_children);
     atomic_add_double(&g->f.cells[i], delta);
 }
 
 void mets_histogram_observe(mets_histogram *h, int i, double v)
 {
     const family *f = &h->f;
-    assert(i >= 0 && i < f->n_children);
+    METS_ASSERT(i >= 0 && i < f->n_children, "%s: child %d of %d", f->name, i, f->n_children);
     int b = 0;
     while (b < f->n_bounds && !(v <= f->bounds[b])) /* NaN falls through to +Inf */
         b++;

@@ -1,9 +1,10 @@
 #include "ops.h"
 
-#include <assert.h>
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+#include "err.h"
 
 void mets_blas_init(void)
 {
@@ -299,7 +300,7 @@ static void conv_cnl_kernel(const mets_conv1d_shape *s, const float *wp, const f
 {
     int out_len = mets_conv1d_out_len(s, len);
     size_t n = (size_t)batch * out_len, off[64];
-    assert(s->k <= 64 && s->stride <= 31);
+    METS_ASSERT(s->k <= 64 && s->stride <= 31, "kernel %d, stride %d", s->k, s->stride);
     for (int i = 0; i < batch; i++) {
         const float *b = x + i * x_win;
         size_t ld = x_ld;
@@ -320,7 +321,8 @@ static void conv_cnl_blas(const mets_conv1d_shape *s, const float *w, const floa
 {
     int out_len = mets_conv1d_out_len(s, len), fan = s->cin * s->k, n = batch * out_len;
     int direct = conv_is_pointwise(s);
-    assert(direct || work_floats >= (size_t)fan * out_len);
+    METS_ASSERT(direct || work_floats >= (size_t)fan * out_len, "%zu work floats for %d x %d", work_floats, fan,
+                out_len);
     for (int i = 0; i < batch; i++) {
         const float *b = x + (size_t)i * x_win;
         size_t ldb = x_ld;

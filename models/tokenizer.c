@@ -5,11 +5,12 @@
  * own newer ones, so the few hundred code points assigned or re-categorised since 8.0 can differ. */
 #include "tokenizer.h"
 
-#include <assert.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+
+#include "err.h"
 
 /* Words longer than this many code points become [UNK] (WordPiece's max_input_chars_per_word). */
 #define WORD_MAX 100
@@ -300,7 +301,7 @@ static void feed_raw(encoder *e, int32_t cp)
     utf8proc_int32_t dec[DECOMP_MAX];
     int last_boundclass = 0;
     utf8proc_ssize_t nd = utf8proc_decompose_char(cp, dec, DECOMP_MAX, UTF8PROC_DECOMPOSE, &last_boundclass);
-    assert(nd >= 0 && nd <= DECOMP_MAX);
+    METS_ASSERT(nd >= 0 && nd <= DECOMP_MAX, "U+%04X decomposes into %zd code points", (unsigned)cp, (ssize_t)nd);
     for (utf8proc_ssize_t i = 0; i < nd; i++)
         feed_decomposed(e, dec[i]);
     if (cjk)
