@@ -73,8 +73,17 @@ install_toxiproxy() {
   touch "$stamp"
 }
 
+# promtool checks the alert rules and the dashboard in deploy/ (test_monitoring). Debian ships it in the
+# prometheus package: without its recommends (node exporter and the like), and the server is not started.
+install_promtool() {
+  command -v promtool >/dev/null && return 0
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+
 install_packages
 build
 convert_minilm
 resolve_kafka
 install_toxiproxy
+install_promtool
