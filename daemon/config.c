@@ -30,6 +30,7 @@ typedef enum {
     T_BOOL,
     T_ENUM,     /* stored as the index into choices */
     T_MAP,      /* string -> string, a mets_kv_list */
+    T_FILEMAP,  /* string -> a file whose text is the value, a mets_kv_list of the values read */
     T_POLICY,   /* a mets_alert_policy, keys in policy_keys */
     T_POLICIES, /* group -> label -> policy, a mets_policy_list */
 } key_type;
@@ -72,6 +73,11 @@ static const key config_keys[] = {
     {"kafka.properties", T_MAP, .offset = CFG(kafka.properties),
      .doc = "librdkafka settings (`security.protocol`, `ssl.*`, `sasl.*`, ...), each checked by librdkafka when "
             "the file is loaded; values are strings; `bootstrap.servers` and `group.id` have keys of their own"},
+    {"kafka.property_files", T_FILEMAP, .offset = CFG(kafka.property_files),
+     .doc = "librdkafka settings whose values are secrets kept in files (`sasl.password: "
+            "/run/credentials/metsd@a.service/sasl-password`, from systemd's LoadCredential=): each file is read "
+            "(a final newline dropped) when the configuration is loaded and its value is never printed; a "
+            "relative path is relative to this file"},
     {"delivery.mode", T_ENUM, .def = "exactly_once", .choices = delivery_modes, .offset = CFG(delivery.mode),
      .doc = "exactly_once: outputs and input offsets commit in one Kafka transaction; at_least_once: "
             "outputs may repeat after a crash"},
@@ -253,6 +259,7 @@ static void describe(const key *k, char *buf, size_t len)
     case T_DURATION: snprintf(buf, len, "a duration in [%.10gs, %.10gs]", k->min, k->max); break;
     case T_BOOL: snprintf(buf, len, "true or false"); break;
     case T_MAP: snprintf(buf, len, "a mapping of strings"); break;
+    case T_FILEMAP: snprintf(buf, len, "a mapping of librdkafka property -> file path"); break;
     case T_POLICY: snprintf(buf, len, "an alert policy"); break;
     case T_POLICIES: snprintf(buf, len, "a mapping group -> label -> alert policy"); break;
     case T_ENUM: {
@@ -643,12 +650,40 @@ static const char *const own_properties[][2] = {
      "metsd uses the eager range assignor: librdkafka 2.0.2's cooperative-sticky has known bugs"},
 };
 
+/* Reads the secret file `path` (relative to the configuration's folder) into *value: its text less one final
+ * newline, non-empty, without NUL. */
+static int read_secret(parse *p, const yaml_node_t *v, const char *name, const char *path, char **value)
+{
+    char msg[768], *file = resolve(p->name, path), *text = NULL;
+    size_t len = 0;
+    mets_err e = {0};
+    if (!file)
+        return out_of_memory(p);
+    if ((text = mets_file_slurp(file, 65536, &len, &e))) {
+        len -= len && text[len - 1] == '\n';
+        len -= len && text[len - 1] == '\r';
+        text[len] = 0;
+    }
+    if (!text)
+        snprintf(msg, sizeof msg, "kafka.property_files.%.200s: %.500s", name, e.msg);
+    else if (!len || strlen(text) != len)
+        snprintf(msg, sizeof msg, "kafka.property_files.%.200s: %.300s holds %s, expected the value", name, file,
+                 len ? "a NUL byte" : "nothing");
+    free(file);
+    if (text && len && strlen(text) == len) {
+        *value = text;
+        return 0;
+    }
+    free(text);
+    return fail(p, v->start_mark, msg);
+}
+
 static int add_property(parse *p, const char *path, const yaml_node_t *map, const yaml_node_pair_t *kv,
-                        mets_kv_list *list)
+                        mets_kv_list *list, bool from_file)
 {
     const yaml_node_t *v = node(p, kv->value);
     const char *name, *value = mets_yaml_scalar(v);
-    char msg[768], errstr[256];
+    char msg[768], errstr[256], *secret = NULL;
     int rc = key_name(p, map, kv, "librdkafka property", &name);
     if (rc)
         return rc;
@@ -662,28 +697,54 @@ static int add_property(parse *p, const char *path, const yaml_node_t *map, cons
                  value ? "null" : "a mapping or list");
         return fail(p, v->start_mark, msg);
     }
+    /* One setting in one place: kafka.properties or kafka.property_files. */
+    const mets_kv_list *other = list == &p->cfg->kafka.properties ? &p->cfg->kafka.property_files
+                                                                   : &p->cfg->kafka.properties;
+    for (int i = 0; i < other->n; i++)
+        if (!strcmp(other->items[i].key, name)) {
+            snprintf(msg, sizeof msg, "%s.%.200s: also set in %s, expected it in one of the two", path, name,
+                     from_file ? "kafka.properties" : "kafka.property_files");
+            return fail(p, node(p, kv->key)->start_mark, msg);
+        }
     /* What metsd would refuse at start, refused here, where the line is known. */
     if (!p->kafka && !(p->kafka = rd_kafka_conf_new()))
         return out_of_memory(p);
-    rd_kafka_conf_res_t res = rd_kafka_conf_set(p->kafka, name, value, errstr, sizeof errstr);
+    /* a name librdkafka does not know is refused before its file is read (an empty value tells them apart:
+     * unknown, or known and perhaps invalid; rd_kafka_conf_get hides sensitive properties) */
+    if (from_file && rd_kafka_conf_set(p->kafka, name, "", errstr, sizeof errstr) == RD_KAFKA_CONF_UNKNOWN) {
+        snprintf(msg, sizeof msg, "%.200s.%.200s: No such configuration property, expected a librdkafka property (its "
+                 "CONFIGURATION.md)", path, name);
+        return fail(p, node(p, kv->key)->start_mark, msg);
+    }
+    if (from_file && (rc = read_secret(p, v, name, value, &secret)))
+        return rc;
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(p->kafka, name, from_file ? secret : value, errstr, sizeof errstr);
     if (res != RD_KAFKA_CONF_OK) {
         errstr[strcspn(errstr, "\n")] = 0;
-        snprintf(msg, sizeof msg, "%.200s.%.200s: %s%s", path, name, errstr,
-                 res == RD_KAFKA_CONF_UNKNOWN ? ", expected a librdkafka property (its CONFIGURATION.md)" : "");
-        return fail(p, (res == RD_KAFKA_CONF_UNKNOWN ? node(p, kv->key) : v)->start_mark, msg);
+        if (res == RD_KAFKA_CONF_UNKNOWN || !from_file)
+            snprintf(msg, sizeof msg, "%.200s.%.200s: %s%s", path, name, errstr,
+                     res == RD_KAFKA_CONF_UNKNOWN ? ", expected a librdkafka property (its CONFIGURATION.md)" : "");
+        else /* librdkafka's message quotes the value: a secret's stays out of it */
+            snprintf(msg, sizeof msg, "%.200s.%.200s: librdkafka refused the value read from %.300s", path, name,
+                     value);
+        rc = fail(p, (res == RD_KAFKA_CONF_UNKNOWN ? node(p, kv->key) : v)->start_mark, msg);
+    }
+    if (rc) {
+        free(secret);
+        return rc;
     }
     mets_kv *e = &list->items[list->n++];
-    e->key = strdup(name), e->value = strdup(value);
+    e->key = strdup(name), e->value = from_file ? secret : strdup(value);
     return e->key && e->value ? 0 : out_of_memory(p);
 }
 
-static int set_map(parse *p, const char *path, yaml_node_t *map, mets_kv_list *list)
+static int set_map(parse *p, const char *path, yaml_node_t *map, mets_kv_list *list, bool from_file)
 {
-    int rc = expect_mapping(p, map, path, "librdkafka properties");
+    int rc = expect_mapping(p, map, path, from_file ? "librdkafka property -> file" : "librdkafka properties");
     if (!rc && !(list->items = calloc((size_t)npairs(map) + 1, sizeof *list->items)))
         rc = out_of_memory(p);
     for (yaml_node_pair_t *kv = map->data.mapping.pairs.start; !rc && kv < map->data.mapping.pairs.top; kv++)
-        rc = add_property(p, path, map, kv, list);
+        rc = add_property(p, path, map, kv, list, from_file);
     return rc;
 }
 
@@ -731,7 +792,8 @@ static int set_value(parse *p, const char *path, const key *k, yaml_node_t *v, c
 {
     void *field = base + k->offset;
     switch (k->type) {
-    case T_MAP: return set_map(p, path, v, field);
+    case T_MAP:
+    case T_FILEMAP: return set_map(p, path, v, field, k->type == T_FILEMAP);
     case T_POLICY: return walk(p, &policy_table, path, "", v, field, NULL);
     case T_POLICIES: return set_policies(p, path, v, field);
     default: break;
@@ -939,8 +1001,12 @@ static void free_keys(const table *t, char *base)
         case T_BROKERS:
         case T_TOPIC: free(*(char **)field); break;
         case T_MAP:
-            for (int j = 0; j < kv->n; j++)
+        case T_FILEMAP:
+            for (int j = 0; j < kv->n; j++) {
+                if (t->keys[i].type == T_FILEMAP) /* a secret does not outlive its use */
+                    explicit_bzero(kv->items[j].value, strlen(kv->items[j].value));
                 free(kv->items[j].key), free(kv->items[j].value);
+            }
             free(kv->items);
             break;
         case T_POLICIES:
@@ -1011,7 +1077,8 @@ static bool same_value(const key *k, const void *a, const void *b)
     case T_DOUBLE: case T_DURATION: return *(const double *)a == *(const double *)b;
     case T_BOOL: return *(const bool *)a == *(const bool *)b;
     case T_POLICY: return !memcmp(a, b, sizeof(mets_alert_policy));
-    case T_MAP: {
+    case T_MAP:
+    case T_FILEMAP: {
         const mets_kv_list *x = a, *y = b;
         for (int i = 0; x->n == y->n && i < x->n; i++)
             if (!same_str(x->items[i].key, y->items[i].key) || !same_str(x->items[i].value, y->items[i].value))

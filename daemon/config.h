@@ -78,6 +78,9 @@ typedef struct mets_config {
             char *frames, *embeddings, *alerts, *dead_letter, *state;
         } topics;
         mets_kv_list properties; /* librdkafka settings, each accepted by rd_kafka_conf_set when loaded */
+        /* librdkafka settings whose values are read from files (secrets: systemd's LoadCredential=): name ->
+         * the value read, never printed */
+        mets_kv_list property_files;
     } kafka;
     struct {
         int mode; /* METS_DELIVERY_* */

@@ -913,9 +913,10 @@ static rd_kafka_conf_t *kafka_conf(const metsd *d, const char *(*extra)[2], char
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     int bad = rd_kafka_conf_set(conf, "bootstrap.servers", d->cfg.kafka.bootstrap_servers, errstr, size) != 0;
-    for (int i = 0; i < d->cfg.kafka.properties.n && !bad; i++)
-        bad = rd_kafka_conf_set(conf, d->cfg.kafka.properties.items[i].key, d->cfg.kafka.properties.items[i].value,
-                                errstr, size) != 0;
+    const mets_kv_list *user[] = {&d->cfg.kafka.properties, &d->cfg.kafka.property_files};
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < user[l]->n && !bad; i++)
+            bad = rd_kafka_conf_set(conf, user[l]->items[i].key, user[l]->items[i].value, errstr, size) != 0;
     for (int i = 0; extra[i][0] && !bad; i++)
         bad = rd_kafka_conf_set(conf, extra[i][0], extra[i][1], errstr, size) != 0;
     if (bad) {
@@ -928,9 +929,11 @@ static rd_kafka_conf_t *kafka_conf(const metsd *d, const char *(*extra)[2], char
 /* Whether the pass-through properties set `name` (then metsd leaves its own default out). */
 static bool user_sets(const metsd *d, const char *name)
 {
-    for (int i = 0; i < d->cfg.kafka.properties.n; i++)
-        if (!strcmp(d->cfg.kafka.properties.items[i].key, name))
-            return true;
+    const mets_kv_list *user[] = {&d->cfg.kafka.properties, &d->cfg.kafka.property_files};
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < user[l]->n; i++)
+            if (!strcmp(user[l]->items[i].key, name))
+                return true;
     return false;
 }
 

@@ -98,6 +98,16 @@ static void expect_error(const char *yaml, const char *where, const char *what)
           what);
 }
 
+/* The message a configuration is refused with. */
+static const char *err_of(const char *yaml)
+{
+    static mets_err err;
+    mets_config c;
+    if (!parse(yaml, "bad.yaml", &c, &err))
+        mets_config_free(&c);
+    return err.msg;
+}
+
 static void unknown_keys_fail_and_name_the_expected_ones(void)
 {
     expect_error("kafka:\n  bootstrap: x\n", "bad.yaml:2:3",
@@ -199,6 +209,53 @@ static void properties_are_strings_librdkafka_accepts(void)
                  "kafka.properties.secruity.protocol: No such configuration property");
     expect_error("kafka:\n  properties:\n    security.protocol: TLS\n", "bad.yaml:3:24",
                  "Invalid value \"TLS\" for configuration property \"security.protocol\"");
+}
+
+static void write_bytes(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(text, 1, len, f) == len);
+    if (f)
+        fclose(f);
+}
+
+/* kafka.property_files: a secret read from its file (systemd's LoadCredential=), a final newline dropped,
+ * relative to the configuration; refused where it is written, never with the secret in the message. */
+static void property_files_hold_secrets(void)
+{
+    const char *secret = mets_test_tmp_path("sasl-password"), *conf = mets_test_tmp_path("metsd.yaml");
+    write_bytes(secret, "s3cr3t pass\n", 12);
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "kafka:\n  bootstrap_servers: 'k1:9093'\n  properties:\n    sasl.username: mets\n"
+             "  property_files:\n    sasl.password: sasl-password\n"
+             "models: {ecg: e.mets, text: t.mets, labels: l.yaml}\n");
+    mets_config c;
+    mets_err err;
+    CHECK(parse(yaml, conf, &c, &err) == 0, "%s", err.msg);
+    CHECK(c.kafka.property_files.n == 1 && !strcmp(c.kafka.property_files.items[0].key, "sasl.password") &&
+          !strcmp(c.kafka.property_files.items[0].value, "s3cr3t pass"), "read, the newline dropped");
+    mets_config_free(&c);
+
+    write_bytes(secret, "maybe\n", 6);
+    snprintf(yaml, sizeof yaml, "kafka:\n  property_files:\n    enable.ssl.certificate.verification: %s\n", secret);
+    expect_error(yaml, "bad.yaml:3:42", "librdkafka refused the value read from");
+    CHECK(!strstr(err_of(yaml), "maybe"), "the secret is not in the message: %s", err_of(yaml));
+    expect_error("kafka:\n  property_files:\n    sasl.password: /nonexistent/sasl\n", "bad.yaml:3:20",
+                 "kafka.property_files.sasl.password: /nonexistent/sasl");
+    write_bytes(secret, "\n", 1);
+    snprintf(yaml, sizeof yaml, "kafka:\n  property_files:\n    sasl.password: %s\n", secret);
+    expect_error(yaml, "bad.yaml:3:20", "holds nothing, expected the value");
+    write_bytes(secret, "a\0b", 3);
+    expect_error(yaml, "bad.yaml:3:20", "holds a NUL byte");
+    write_bytes(secret, "x", 1);
+    snprintf(yaml, sizeof yaml, "kafka:\n  properties: {sasl.password: y}\n  property_files:\n    sasl.password: %s\n",
+             secret);
+    expect_error(yaml, "bad.yaml:4:5", "also set in kafka.properties, expected it in one of the two");
+    expect_error("kafka:\n  property_files:\n    group.id: /etc/g\n", "bad.yaml:3:5", "set kafka.group_id instead");
+    expect_error("kafka:\n  property_files:\n    sasl.pasword: /etc/p\n", "bad.yaml:3:5", "No such configuration");
+    expect_error("kafka:\n  property_files: [a]\n", "bad.yaml:2:19",
+                 "expected a mapping of librdkafka property -> file");
 }
 
 static void relative_paths_follow_the_file(void)
@@ -351,6 +408,7 @@ int main(void)
     RUN(missing_keys_and_documents_fail);
     RUN(keys_checked_together_fail_where_set);
     RUN(properties_are_strings_librdkafka_accepts);
+    RUN(property_files_hold_secrets);
     RUN(relative_paths_follow_the_file);
     RUN(referenced_files_are_checked_separately);
     RUN(reload_names_the_keys_that_take_a_restart);
