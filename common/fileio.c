@@ -9,7 +9,9 @@
 
 int mets_file_open(const char *path, int *fd, mets_err *err)
 {
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named where a file belongs (a configuration's secret file, say) is refused as not a
+     * regular file instead of blocking the open until something writes to it; regular files ignore it. */
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (*fd < 0)
         return mets_err_set(err, errno == ENOENT ? METS_ENOTFOUND : METS_EIO, "%s: %s", path, strerror(errno));
     return 0;

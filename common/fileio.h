@@ -7,7 +7,8 @@
 
 #include "err.h"
 
-/* open(O_RDONLY); a missing file is METS_ENOTFOUND, other failures METS_EIO, both naming the path. */
+/* open(O_RDONLY, never blocking on a FIFO); a missing file is METS_ENOTFOUND, other failures METS_EIO, both
+ * naming the path. */
 int mets_file_open(const char *path, int *fd, mets_err *err);
 /* Like pread, but all n bytes or -1 (errno 0 when the file ended first). */
 int mets_file_pread_full(int fd, void *buf, size_t n, int64_t off);

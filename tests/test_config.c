@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -248,6 +249,10 @@ static void property_files_hold_secrets(void)
     expect_error(yaml, "bad.yaml:3:20", "holds nothing, expected the value");
     write_bytes(secret, "a\0b", 3);
     expect_error(yaml, "bad.yaml:3:20", "holds a NUL byte");
+    const char *fifo = mets_test_tmp_path("fifo");
+    CHECK(mkfifo(fifo, 0600) == 0);
+    snprintf(yaml, sizeof yaml, "kafka:\n  property_files:\n    sasl.password: %s\n", fifo);
+    expect_error(yaml, "bad.yaml:3:20", "not a regular file"); /* and no wait for a writer */
     write_bytes(secret, "x", 1);
     snprintf(yaml, sizeof yaml, "kafka:\n  properties: {sasl.password: y}\n  property_files:\n    sasl.password: %s\n",
              secret);
