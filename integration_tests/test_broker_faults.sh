@@ -2,8 +2,8 @@
 # Exactly-once under real broker faults (issue 14), on a real 3-node Apache Kafka cluster (KRaft; topics
 # replicated 3 times, min.insync.replicas 2): while recordings are replayed, metsd (as systemd runs it:
 # restarted after any exit) reaches the cluster only through Toxiproxy, and
-#   - the leader of a frames partition, the transaction coordinator and the group coordinator are each
-#     killed (SIGKILL) and restarted;
+#   - the leader of a frames partition, the transaction coordinator, the group coordinator, the leader of an
+#     output partition and the leader of a state partition are each killed (SIGKILL) and restarted;
 #   - the transaction coordinator is paused (SIGSTOP) for 35 s, longer than the session (6 s), request
 #     (30 s) and transaction (10 s) timeouts, then resumed;
 #   - the network between metsd and the brokers gets latency, a link that stops passing data, connection
@@ -34,18 +34,20 @@ until_s 8
 kill_metsd "a frames leader down"
 until_s 14
 restart_node "$n"
+# Node $1 (what it is: $2) killed, metsd killed 3 s later, the node restarted 4 s after that.
+kill_step() {
+  kill_node "$1" "$2"
+  sleep 3
+  kill_metsd "the $2 down"
+  sleep 4
+  restart_node "$1"
+}
 n=$(coordinator txn bf-one) || fail "no transaction coordinator"
-kill_node "$n" "transaction coordinator of bf-one"
-sleep 3
-kill_metsd "the transaction coordinator down"
-sleep 4
-restart_node "$n"
+kill_step "$n" "transaction coordinator of bf-one"
 n=$(coordinator group bf) || fail "no group coordinator"
-kill_node "$n" "group coordinator of bf"
-sleep 3
-kill_metsd "the group coordinator down"
-sleep 4
-restart_node "$n"
+kill_step "$n" "group coordinator of bf"
+kill_step "$(leader_of bf.alerts 0)" "leader of output partition bf.alerts 0"
+kill_step "$(leader_of bf.state 1)" "leader of state partition bf.state 1"
 n=$(coordinator txn bf-one) || fail "no transaction coordinator"
 pause_node "$n" "transaction coordinator of bf-one"
 sleep 15
