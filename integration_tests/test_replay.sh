@@ -83,5 +83,18 @@ timeout 60 "$METS" replay --progress -b "$bootstrap" -t slow -x 10 --duration 2 
 grep -q '%, ETA' "$work/progress" || fail "no progress line: $(cat "$work/progress")"
 grep -Eq '^mets replay: 8 frames to slow in [0-9]+\.[0-9][0-9] s \([0-9]+ frames/s\)$' "$work/progress" \
   || fail "no summary line: $(cat "$work/progress")"
+# librdkafka properties (-X, -F) reach the producer and the range's consumer; a bad one is refused by name
+# before anything is sent.
+printf 'linger.ms=20\n' >"$work/props"
+timeout 60 "$METS" replay -q -b "$bootstrap" -t props -x 0 -X client.id=replay-test -F "$work/props" "$RECORD" \
+  || fail "replay with -X and -F"
+timeout 60 "$METS" replay -q -b "$bootstrap" --from-topic props -t props-range -x 0 -X fetch.wait.max.ms=50 \
+  || fail "range replay with -X"
+[ "$(keys props-range)" = "$(keys props)" ] || fail "range replay with -X: $(keys props-range)"
+if "$METS" replay -q -b "$bootstrap" -t props-bad -x 0 -X linger.ms=never "$RECORD" 2>"$work/err"; then
+  fail "a bad -X was accepted"
+fi
+grep -q "mets replay: linger.ms: Invalid value" "$work/err" || fail "the bad -X not named: $(cat "$work/err")"
+[ -z "$(dump props-bad)" ] || fail "a refused replay published frames"
 echo "ok: 2 beds x 100 frames, deterministic, missing record refused; CSV 40 frames, deterministic, bad CSV" \
-  "refused with nothing sent; range replay exact, renamed; progress and summary"
+  "refused with nothing sent; range replay exact, renamed; progress and summary; -X and -F"

@@ -2,7 +2,8 @@
 # `mets tail` against known messages on the development broker (produced by produce_alerts with the
 # generated protobuf-c code): every Alert comes out as one JSON line with its fields and Kafka
 # coordinates, the undecodable message goes to stderr as an error object, the filters select the right
-# subset, dead letters show their reason's name, --from-end with --exit-at-end prints nothing and stops.
+# subset, dead letters show their reason's name, --from-end with --exit-at-end prints nothing and stops;
+# librdkafka properties given with -X and -F apply, and a bad one is refused with its name.
 # (--since is not checked: the 2.0.2 mock cluster answers every timestamp lookup with the end.)
 # usage: test_tail.sh PATH/TO/mets PATH/TO/produce_alerts
 set -euo pipefail
@@ -53,4 +54,19 @@ assert d["reason"] == "sample_rate" and d["kafka"]["key"] == "bed-3" and d["orig
 ' "$dead" || fail "the dead letter: $dead"
 tail_ --dead-letters --from-beginning --pretty | grep -q "bed-3 DEAD LETTER sample_rate" || fail "--pretty dead letter"
 if tail_ --label af --dead-letters 2>/dev/null; then fail "--label on dead letters was accepted"; fi
-echo "ok: 4 alerts as JSON, 1 undecodable on stderr, filters, dead letter reason"
+# librdkafka properties as kcat takes them: -X NAME=VALUE and -F FILE, applied after the tool's own.
+printf '# a comment, then a blank line\n\n  client.id = mets-tail-test\nfetch.wait.max.ms=50\n' | sed 's/ = /=/' >"$work/props"
+[ "$(tail_ --from-beginning -X socket.timeout.ms=20000 -F "$work/props" 2>/dev/null | ids)" = \
+  "alert-0 alert-1 alert-2 alert-3" ] || fail "-X and -F"
+refused() { # EXPECTED_STATUS MESSAGE ARGS...: mets tail refuses ARGS with that status and message
+  local want=$1 msg=$2 rc=0
+  tail_ "${@:3}" >/dev/null 2>"$work/refused" || rc=$?
+  [ "$rc" = "$want" ] && grep -qF "$msg" "$work/refused" || fail "mets tail ${*:3}: status $rc, $(cat "$work/refused")"
+}
+refused 1 "mets tail: secruity.protocol: No such configuration property" -X secruity.protocol=SSL
+refused 1 "mets tail: security.protocol: Invalid value" -X security.protocol=TLS
+refused 2 "mets tail: -X security.protocol: expected NAME=VALUE" -X security.protocol
+printf 'client.id=x\nno equals sign\n' >"$work/bad.props"
+refused 2 "mets tail: $work/bad.props:2: expected NAME=VALUE" -F "$work/bad.props"
+refused 2 "mets tail: -F $work/none: cannot open it" -F "$work/none"
+echo "ok: 4 alerts as JSON, 1 undecodable on stderr, filters, dead letter reason, -X and -F"

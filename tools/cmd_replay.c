@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "isotime.h"
+#include "kafkaopts.h"
 #include "ecgenc.h"
 #include "recframes.h"
 
@@ -32,6 +33,8 @@ static const char usage_text[] =
     "    ADC units of 1 uV (gain 1000, baseline 0, invalid -32768), so within +-32.767 mV.\n"
     "    Every record is read and checked before anything is sent: a bad one sends nothing.\n"
     "  -b, --bootstrap HOST:PORT  Kafka (default $METS_BOOTSTRAP, else 127.0.0.1:9092)\n"
+    "  -X NAME=VALUE              a librdkafka property, e.g. -X security.protocol=SSL (repeatable)\n"
+    "  -F FILE                    librdkafka properties from FILE, NAME=VALUE a line (# comments)\n"
     "  -t, --topic NAME           where frames go (default ecg.frames)\n"
     "  -s, --stream-id ID         (default the record name; with --beds, ID-0001 ...)\n"
     "      --frame-ms MS          frame duration (default 250)\n"
@@ -198,6 +201,7 @@ typedef struct args {
     int64_t since_us, until_us;
     int record_only; /* an option that only records take was given */
     mets_recframes_opts o;
+    mets_kafka_opts kafka;
     replay r;
 } args;
 
@@ -208,6 +212,8 @@ static int parse_option(int c, args *a)
     a->record_only |= c == 's' || (c >= FRAME_MS && c <= BED_OFFSET);
     switch (c) {
     case 'b': a->bootstrap = optarg; break;
+    case 'X': return mets_kafka_opts_add(&a->kafka, "mets replay", optarg) ? 2 : -1;
+    case 'F': return mets_kafka_opts_file(&a->kafka, "mets replay", optarg) ? 2 : -1;
     case 't': a->topic = optarg; break;
     case 's': a->o.stream_id = optarg; break;
     case FRAME_MS: a->o.frame_s = atof(optarg) / 1000.0; break;
@@ -257,7 +263,7 @@ static int parse_args(int argc, char **argv, args *a)
     *a = (args){.topic = "ecg.frames", .since_us = INT64_MIN, .until_us = INT64_MAX,
                 .o = mets_recframes_default_opts(), .r = {.speed = 1.0, .beds = 1, .bed_offset_s = 0.37}};
     int c, rc;
-    while ((c = getopt_long(argc, argv, "b:t:s:x:qh", opts, NULL)) != -1)
+    while ((c = getopt_long(argc, argv, "b:t:s:x:X:F:qh", opts, NULL)) != -1)
         if ((rc = parse_option(c, a)) >= 0)
             return rc;
     a->bootstrap = mets_cli_bootstrap(a->bootstrap);
@@ -281,22 +287,20 @@ static int parse_args(int argc, char **argv, args *a)
 }
 
 /* An idempotent producer that waits for every replica: a frame is either delivered once or counted. */
-static rd_kafka_t *new_producer(const char *bootstrap, replay *r)
+static rd_kafka_t *new_producer(args *a)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof errstr)) {
-        fprintf(stderr, "mets replay: %s\n", errstr);
-        rd_kafka_conf_destroy(conf);
+    static const char *const own[][2] = {{"enable.idempotence", "true"}, {"linger.ms", "5"}, {NULL, NULL}};
+    rd_kafka_conf_t *conf = mets_kafka_conf("mets replay", a->bootstrap, own, &a->kafka);
+    if (!conf)
         return NULL;
-    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, r);
+    rd_kafka_conf_set_opaque(conf, &a->r);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (!rk)
+    if (!rk) {
         fprintf(stderr, "mets replay: %s\n", errstr);
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new takes the conf only on success */
+    }
     return rk;
 }
 
@@ -324,7 +328,7 @@ static int replay_records(args *a, char **paths, int n)
         else
             r->total += mets_recframes_count(rfs[i]) * r->beds;
     }
-    if (!rc && !(r->rk = new_producer(a->bootstrap, r)))
+    if (!rc && !(r->rk = new_producer(a)))
         rc = 1;
     r->start = mets_monotonic_s();
     for (int i = 0; i < n && !rc && !stop; i++) {
@@ -368,17 +372,15 @@ typedef struct range {
 static int open_source(range *g)
 {
     char errstr[512];
-    static const char *const keys[] = {"bootstrap.servers", "enable.auto.commit", "enable.auto.offset.store",
-                                       "isolation.level", "enable.partition.eof", "fetch.wait.max.ms"};
-    const char *values[] = {g->a->bootstrap, "false", "false", "read_committed", "true", "100"};
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int bad = 0;
-    for (size_t i = 0; !bad && i < sizeof keys / sizeof keys[0]; i++)
-        bad = rd_kafka_conf_set(conf, keys[i], values[i], errstr, sizeof errstr) != RD_KAFKA_CONF_OK;
-    if (bad || !(g->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
+    static const char *const own[][2] = {{"enable.auto.commit", "false"},   {"enable.auto.offset.store", "false"},
+                                         {"isolation.level", "read_committed"}, {"enable.partition.eof", "true"},
+                                         {"fetch.wait.max.ms", "100"},      {NULL, NULL}};
+    rd_kafka_conf_t *conf = mets_kafka_conf("mets replay", g->a->bootstrap, own, &g->a->kafka);
+    if (!conf)
+        return 1;
+    if (!(g->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr))) {
         fprintf(stderr, "mets replay: %s\n", errstr);
-        if (bad)
-            rd_kafka_conf_destroy(conf);
+        rd_kafka_conf_destroy(conf);
         return 1;
     }
     rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
@@ -555,7 +557,7 @@ static int replay_range(args *a)
 {
     range g = {.a = a, .r = &a->r};
     int rc = open_source(&g) || plan_offsets(&g);
-    if (!rc && !(a->r.rk = new_producer(a->bootstrap, &a->r)))
+    if (!rc && !(a->r.rk = new_producer(a)))
         rc = 1;
     a->r.start = mets_monotonic_s();
     if (!rc)
@@ -602,10 +604,12 @@ int mets_cmd_replay(int argc, char **argv)
 {
     args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc >= 0)
-        return rc;
-    signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
-    a.r.topic = a.topic, a.r.start = mets_monotonic_s();
-    rc = a.from_topic ? replay_range(&a) : replay_records(&a, argv + optind, argc - optind);
-    return finish(&a, rc);
+    if (rc < 0) {
+        signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
+        a.r.topic = a.topic, a.r.start = mets_monotonic_s();
+        rc = a.from_topic ? replay_range(&a) : replay_records(&a, argv + optind, argc - optind);
+        rc = finish(&a, rc);
+    }
+    mets_kafka_opts_free(&a.kafka);
+    return rc;
 }

@@ -15,12 +15,15 @@
 
 #include "cli.h"
 #include "isotime.h"
+#include "kafkaopts.h"
 #include "mets.pb-c.h"
 #include "pbjson.h"
 
 static const char usage_text[] =
     "usage: mets tail [options]\n"
     "  -b, --bootstrap HOST:PORT  Kafka (default $METS_BOOTSTRAP, else 127.0.0.1:9092)\n"
+    "  -X NAME=VALUE              a librdkafka property, e.g. -X security.protocol=SSL (repeatable)\n"
+    "  -F FILE                    librdkafka properties from FILE, NAME=VALUE a line (# comments)\n"
     "      --alerts               Alert messages, topic ecg.alerts (the default)\n"
     "      --embeddings           Embedding messages, topic ecg.embeddings\n"
     "      --dead-letters         DeadLetter messages, topic ecg.deadletter\n"
@@ -55,6 +58,7 @@ static const char *const priority_names[] = {NULL, "high", "medium", "low"};
 
 typedef struct args {
     const char *bootstrap, *topic, *stream, *label;
+    mets_kafka_opts kafka;
     kind kind;
     int64_t start; /* RD_KAFKA_OFFSET_BEGINNING or _END, a timestamp in ms (>= 0), INT64_MIN if unreadable */
     int state, priority, exit_at_end, pretty, vectors;
@@ -144,9 +148,17 @@ static int parse_args(int argc, char **argv, args *a)
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
     *a = (args){.kind = ALERTS, .start = RD_KAFKA_OFFSET_END};
     int c;
-    while ((c = getopt_long(argc, argv, "b:t:s:n:eph", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:t:s:n:X:F:eph", opts, NULL)) != -1) {
         switch (c) {
         case 'b': a->bootstrap = optarg; break;
+        case 'X':
+            if (mets_kafka_opts_add(&a->kafka, "mets tail", optarg))
+                return 2;
+            break;
+        case 'F':
+            if (mets_kafka_opts_file(&a->kafka, "mets tail", optarg))
+                return 2;
+            break;
         case 't': a->topic = optarg; break;
         case ALERTS_OPT: a->kind = ALERTS; break;
         case EMB_OPT: a->kind = EMBEDDINGS; break;
@@ -174,23 +186,23 @@ static int parse_args(int argc, char **argv, args *a)
 
 /* A consumer without a group's commits: the group id only exists because librdkafka's assign() needs
  * one, so it is unique to this process. */
-static rd_kafka_t *new_consumer(const char *bootstrap)
+static rd_kafka_t *new_consumer(const args *a)
 {
     char errstr[512], group[64];
     snprintf(group, sizeof group, "mets-tail-%ld-%ld", (long)getpid(), (long)time(NULL));
-    static const char *const keys[] = {"enable.auto.commit", "enable.auto.offset.store", "isolation.level",
-                                       "enable.partition.eof"};
-    static const char *const values[] = {"false", "false", "read_committed", "true"};
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int bad = rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof errstr) ||
-              rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr);
-    for (size_t i = 0; !bad && i < sizeof keys / sizeof keys[0]; i++)
-        bad = rd_kafka_conf_set(conf, keys[i], values[i], errstr, sizeof errstr) != RD_KAFKA_CONF_OK;
-    rd_kafka_t *rk = bad ? NULL : rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    const char *const own[][2] = {{"group.id", group},
+                                  {"enable.auto.commit", "false"},
+                                  {"enable.auto.offset.store", "false"},
+                                  {"isolation.level", "read_committed"},
+                                  {"enable.partition.eof", "true"},
+                                  {NULL, NULL}};
+    rd_kafka_conf_t *conf = mets_kafka_conf("mets tail", a->bootstrap, own, &a->kafka);
+    if (!conf)
+        return NULL;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk) {
         fprintf(stderr, "mets tail: %s\n", errstr);
-        if (bad)
-            rd_kafka_conf_destroy(conf);
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new takes the conf only on success */
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
@@ -398,11 +410,15 @@ int mets_cmd_tail(int argc, char **argv)
 {
     args a;
     int rc = parse_args(argc, argv, &a);
-    if (rc >= 0)
+    if (rc >= 0) {
+        mets_kafka_opts_free(&a.kafka);
         return rc;
+    }
     tail t = {.a = &a, .colour = a.pretty && isatty(STDOUT_FILENO)};
-    if (!(t.rk = new_consumer(a.bootstrap)))
+    if (!(t.rk = new_consumer(&a))) {
+        mets_kafka_opts_free(&a.kafka);
         return 1;
+    }
     signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
     t.npartitions = partition_count(t.rk, a.topic);
     rc = t.npartitions < 0 || !(t.eof = calloc((size_t)t.npartitions, 1)) || assign_all(&t);
@@ -410,6 +426,7 @@ int mets_cmd_tail(int argc, char **argv)
     rd_kafka_consumer_close(t.rk);
     rd_kafka_destroy(t.rk);
     free(t.eof);
+    mets_kafka_opts_free(&a.kafka);
     if (t.errors)
         fprintf(stderr, "mets tail: %ld printed, %ld undecodable\n", t.printed, t.errors);
     return rc;
