@@ -35,8 +35,9 @@ start_broker() {
   bootstrap=$(cat "$work/bootstrap")
 }
 
-# A real Kafka broker (KRaft, one node) in $work/kafka, stopped on exit. Exits 77 (skipped) without Java
-# or, when the jars are not resolved yet (.cache/kafka/lib), without Maven.
+# A real Kafka broker (KRaft, one node) in $work/kafka, stopped on exit; options go to kafka/start_kafka.sh
+# (--tls: also a TLS listener, $work/kafka/tls_bootstrap). Exits 77 (skipped) without Java or, when the
+# jars are not resolved yet (.cache/kafka/lib), without Maven.
 start_real_kafka() {
   local here
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,7 +45,7 @@ start_real_kafka() {
   ls "$here/../.cache/kafka/lib/"kafka_2.13-*.jar >/dev/null 2>&1 || command -v mvn >/dev/null \
     || { echo "SKIP: mvn not installed and the Kafka jars not resolved"; exit 77; }
   kafka_dirs+=("$work/kafka")
-  "$here/kafka/start_kafka.sh" "$work/kafka" >/dev/null 2>"$work/start_kafka.log" \
+  "$here/kafka/start_kafka.sh" "$@" "$work/kafka" >/dev/null 2>"$work/start_kafka.log" \
     || { cp "$work/kafka/kafka.log" "$work/kafka_broker.log" 2>/dev/null || true; fail "the Kafka broker did not start"; }
   bootstrap=$(cat "$work/kafka/bootstrap")
   kafka_lib=${METS_KAFKA_LIB:-$here/../.cache/kafka/lib}

@@ -6,22 +6,26 @@
 #   start_kafka.sh --nodes 3 DIR    three nodes: internal topics replicated 3 times with min.insync.replicas 2,
 #                                   and the default for new topics the same
 #   start_kafka.sh --restart N DIR  starts node N of the cluster in DIR again (after a kill), same data
+#   start_kafka.sh --tls DIR        also a TLS listener on each node, with a certificate for 127.0.0.1 from a
+#                                   CA made here (openssl): DIR/tls_bootstrap, DIR/tls/ca.pem for clients
 # Each node also has a listener PROXIED, advertised at a port of its own that nothing listens on until a
 # fault proxy (Toxiproxy) is put there with the node's PROXIED port as upstream: DIR/N/proxy holds
 # "LISTEN UPSTREAM". Clients bootstrapping there reach the cluster only through the proxies.
 # Writes DIR/bootstrap (every node's PLAINTEXT address), DIR/proxied_bootstrap, DIR/N/pid and DIR/pid (one
 # pid a line); stop_kafka.sh DIR stops them all.
-# usage: start_kafka.sh [--nodes N | --restart N] DIR        (needs java 17+, mvn the first time, kcat)
+# usage: start_kafka.sh [--nodes N | --restart N] [--tls] DIR   (needs java 17+, mvn the first time, kcat;
+#        openssl for --tls)
 set -euo pipefail
-nodes=1 restart=
+nodes=1 restart= tls=
 while [ $# -gt 1 ]; do
   case $1 in
     --nodes) nodes=$2; shift 2 ;;
     --restart) restart=$2; shift 2 ;;
+    --tls) tls=1; shift ;;
     *) break ;;
   esac
 done
-dir=${1:?usage: start_kafka.sh [--nodes N | --restart N] DIR}
+dir=${1:?usage: start_kafka.sh [--nodes N | --restart N] [--tls] DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -67,27 +71,49 @@ port_for() { # a free port not handed out before
   used[$p]=1
   echo "$p"
 }
-voters="" bootstrap="" proxied=""
+voters="" bootstrap="" proxied="" tls_bootstrap=""
 for n in $(seq "$nodes"); do
   mkdir -p "$dir/$n"
-  echo "$(port_for) $(port_for) $(port_for) $(port_for)" >"$dir/$n/ports" # plaintext controller proxied proxy
-  read -r port cport _ xport <"$dir/$n/ports"
+  # plaintext controller proxied proxy tls
+  echo "$(port_for) $(port_for) $(port_for) $(port_for) $(port_for)" >"$dir/$n/ports"
+  read -r port cport _ xport sport <"$dir/$n/ports"
   voters+="${voters:+,}$n@127.0.0.1:$cport"
   bootstrap+="${bootstrap:+,}127.0.0.1:$port"
   proxied+="${proxied:+,}127.0.0.1:$xport"
+  tls_bootstrap+="${tls_bootstrap:+,}127.0.0.1:$sport"
 done
+# TLS: a CA of this cluster alone and one server certificate for 127.0.0.1, in a PKCS12 keystore.
+tls_listener="" tls_map="" tls_props=""
+if [ -n "$tls" ]; then
+  t=$dir/tls
+  mkdir -p "$t"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$t/ca.key" -out "$t/ca.pem" -days 2 -subj /CN=mets-test-ca \
+    2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout "$t/server.key" -out "$t/server.csr" -subj /CN=127.0.0.1 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$t/ext"
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial -out "$t/server.pem" \
+    -days 2 -extfile "$t/ext" 2>/dev/null
+  openssl pkcs12 -export -in "$t/server.pem" -inkey "$t/server.key" -out "$t/server.p12" -passout pass:mets-test
+  tls_map=,TLS:SSL
+  tls_props="ssl.keystore.type=PKCS12
+ssl.keystore.location=$t/server.p12
+ssl.keystore.password=mets-test
+ssl.key.password=mets-test"
+fi
 rf=$([ "$nodes" -ge 3 ] && echo 3 || echo 1)
 isr=$([ "$nodes" -ge 3 ] && echo 2 || echo 1)
 for n in $(seq "$nodes"); do
-  read -r port cport pport xport <"$dir/$n/ports"
+  read -r port cport pport xport sport <"$dir/$n/ports"
   echo "$xport $pport" >"$dir/$n/proxy"
+  [ -n "$tls" ] && tls_listener=",TLS://127.0.0.1:$sport"
   cat >"$dir/$n/server.properties" <<PROPS
 node.id=$n
 process.roles=broker,controller
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,PROXIED://127.0.0.1:$pport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port,PROXIED://127.0.0.1:$xport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport,PROXIED://127.0.0.1:$pport$tls_listener
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,PROXIED://127.0.0.1:$xport$tls_listener
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT$tls_map
+$tls_props
 inter.broker.listener.name=PLAINTEXT
 controller.quorum.voters=$voters
 log.dirs=$dir/$n/data
@@ -140,4 +166,5 @@ if [ "$ok" = 0 ]; then
 fi
 echo "$bootstrap" >"$dir/bootstrap"
 echo "$proxied" >"$dir/proxied_bootstrap"
+[ -z "$tls" ] || echo "$tls_bootstrap" >"$dir/tls_bootstrap"
 echo "$bootstrap"
