@@ -5,13 +5,14 @@
 # publishes nothing. CSV input: 10 s at 250 Hz gives 40 frames, twice byte-identical; a bad CSV after a
 # good one fails with file:line and publishes nothing at all. A topic time range: 5 s of frame time out of
 # the 2-bed replay gives exactly those frames, byte for byte, and --stream-suffix renames their streams.
+# Two records play side by side, merged by frame time, or one after the other with --sequential.
 # --progress prints a summary with the rate.
 # usage: test_replay.sh PATH/TO/mets        (exit 77 = skipped: kcat is not installed)
 set -euo pipefail
 METS=${1:?usage: test_replay.sh PATH/TO/mets}
 RECORD=tests/fixtures/wfdb/vfdb_418 # 20 s at 250 Hz (PhysioNet VFDB, ODC-By 1.0: tests/fixtures/wfdb/README.md)
 . "$(dirname "$0")/lib.sh"
-start_broker --topics a:4,b:4,c:4,csv1:4,csv2:4,bad:4,range:4,renamed:4,slow:4
+start_broker --topics a:4,b:4,c:4,csv1:4,csv2:4,bad:4,range:4,renamed:4,slow:4,ward,ward-seq,ward-bad
 
 # Every partition in offset order, so that two topics can be compared byte for byte (read side by side:
 # each kcat takes a second to close).
@@ -58,6 +59,20 @@ dump csv1 >"$work/csv1"
 dump csv2 >"$work/csv2"
 cmp -s "$work/csv1" "$work/csv2" || fail "two replays of the same CSV differ"
 
+# Several records side by side, merged by frame time as a ward streams them (ties: the record given
+# first), or one after another with --sequential; one partition keeps the order they were sent in.
+order() { timeout 20 kcat -b "$bootstrap" -C -t "$1" -e -o beginning -q -f '%k\n' | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' '; }
+timeout 60 "$METS" replay -q -b "$bootstrap" -t ward -x 0 "$RECORD" "$work/bed-csv.csv" || fail "side by side"
+[ "$(order ward)" = "$(printf 'vfdb_418x1 bed-csvx1 %.0s' $(seq 40))vfdb_418x40 " ] \
+  || fail "side by side: $(order ward | cut -c1-200)"
+timeout 60 "$METS" replay -q -b "$bootstrap" -t ward-seq -x 0 --sequential "$RECORD" "$work/bed-csv.csv" \
+  || fail "--sequential"
+[ "$(order ward-seq)" = "vfdb_418x80 bed-csvx40 " ] || fail "--sequential: $(order ward-seq)"
+if "$METS" replay -q -b "$bootstrap" -t ward-bad -x 0 -s bed "$RECORD" "$work/bed-csv.csv" 2>"$work/err"; then
+  fail "-s with two records side by side was accepted"
+fi
+grep -q -- "-s names one stream" "$work/err" || fail "-s with two records: $(cat "$work/err")"
+
 printf 'time,I,II\n0,0.1,0.2\n0.004,0.1,0.2\n0.008,0.1,abc\n' >"$work/broken.csv"
 if "$METS" replay -q -b "$bootstrap" -t bad -x 0 "$work/bed-csv.csv" "$work/broken.csv" 2>"$work/err"; then
   fail "replaying a bad CSV succeeded"
@@ -97,4 +112,5 @@ fi
 grep -q "mets replay: linger.ms: Invalid value" "$work/err" || fail "the bad -X not named: $(cat "$work/err")"
 [ -z "$(dump props-bad)" ] || fail "a refused replay published frames"
 echo "ok: 2 beds x 100 frames, deterministic, missing record refused; CSV 40 frames, deterministic, bad CSV" \
-  "refused with nothing sent; range replay exact, renamed; progress and summary; -X and -F"
+  "refused with nothing sent; records side by side and --sequential; range replay exact, renamed;" \
+  "progress and summary; -X and -F"

@@ -43,6 +43,8 @@ static const char usage_text[] =
     "      --rate HZ              the sample rate of a CSV with a `sample` column\n"
     "      --beds N               replay each record as N streams (default 1)\n"
     "      --bed-offset S         clock shift between beds (default 0.37 s)\n"
+    "      --sequential           several records one after another (default: side by side, merged by\n"
+    "                             frame time, as a ward streams them)\n"
     "  -x, --speed X              X times real time by frame t0 (default 1); 0 = as fast as possible\n"
     "      --progress             a progress line on stderr (default: when stderr is a terminal)\n"
     "  -q, --quiet                no progress and no summary line (errors still)\n"
@@ -200,16 +202,18 @@ typedef struct args {
     const char *bootstrap, *topic, *from_topic, *suffix;
     int64_t since_us, until_us;
     int record_only; /* an option that only records take was given */
+    int sequential;  /* records one after another, not side by side */
     mets_recframes_opts o;
     mets_kafka_opts kafka;
     replay r;
 } args;
 
-enum { FRAME_MS = 256, LEADS, START, DURATION, RATE, BEDS, BED_OFFSET, PROGRESS, FROM_TOPIC, SINCE, UNTIL, SUFFIX };
+enum { FRAME_MS = 256, LEADS, START, DURATION, RATE, BEDS, BED_OFFSET, SEQUENTIAL, PROGRESS, FROM_TOPIC, SINCE, UNTIL,
+       SUFFIX };
 
 static int parse_option(int c, args *a)
 {
-    a->record_only |= c == 's' || (c >= FRAME_MS && c <= BED_OFFSET);
+    a->record_only |= c == 's' || (c >= FRAME_MS && c <= SEQUENTIAL);
     switch (c) {
     case 'b': a->bootstrap = optarg; break;
     case 'X': return mets_kafka_opts_add(&a->kafka, "mets replay", optarg) ? 2 : -1;
@@ -229,6 +233,7 @@ static int parse_option(int c, args *a)
     case 'x': a->r.speed = atof(optarg); break;
     case BEDS: a->r.beds = atoi(optarg); break;
     case BED_OFFSET: a->r.bed_offset_s = atof(optarg); break;
+    case SEQUENTIAL: a->sequential = 1; break;
     case PROGRESS: a->r.show_progress = 1; break;
     case FROM_TOPIC: a->from_topic = optarg; break;
     case SINCE:
@@ -255,7 +260,8 @@ static int parse_args(int argc, char **argv, args *a)
         {"leads", required_argument, NULL, LEADS},       {"start", required_argument, NULL, START},
         {"duration", required_argument, NULL, DURATION}, {"rate", required_argument, NULL, RATE},
         {"speed", required_argument, NULL, 'x'},         {"beds", required_argument, NULL, BEDS},
-        {"bed-offset", required_argument, NULL, BED_OFFSET}, {"progress", no_argument, NULL, PROGRESS},
+        {"bed-offset", required_argument, NULL, BED_OFFSET}, {"sequential", no_argument, NULL, SEQUENTIAL},
+        {"progress", no_argument, NULL, PROGRESS},
         {"from-topic", required_argument, NULL, FROM_TOPIC}, {"since", required_argument, NULL, SINCE},
         {"until", required_argument, NULL, UNTIL},       {"stream-suffix", required_argument, NULL, SUFFIX},
         {"quiet", no_argument, NULL, 'q'},               {"help", no_argument, NULL, 'h'},
@@ -276,6 +282,9 @@ static int parse_args(int argc, char **argv, args *a)
                       : range && !strcmp(a->from_topic, a->topic) ? "--from-topic and -t must differ"
                       : a->since_us >= a->until_us              ? "--since must be before --until"
                       : a->r.beds < 1 || a->r.beds > 100000     ? "--beds: expected 1 to 100000"
+                      : a->o.stream_id && argc - optind > 1 && !a->sequential
+                          ? "-s names one stream: several records side by side would merge into it (give one "
+                            "record, or --sequential)"
                       : a->r.speed < 0                          ? "--speed: expected 0 or more"
                                                                 : NULL;
     if (why) {
@@ -315,6 +324,30 @@ static void flush_producer(replay *r)
     r->rk = NULL;
 }
 
+/* Several records at once, merged by frame time as a ward streams them (ties: the record given first). */
+static int send_side_by_side(replay *r, mets_recframes **rfs, int n, mets_err *err)
+{
+    const mets_frame **head = calloc((size_t)n, sizeof *head);
+    int rc = head ? 0 : mets_err_set(err, METS_ENOMEM, "out of memory");
+    for (int i = 0; i < n && !rc; i++)
+        if ((rc = mets_recframes_next(rfs[i], &head[i], err)) >= 0)
+            rc = 0;
+    while (!rc && !stop) {
+        int k = -1;
+        for (int i = 0; i < n; i++)
+            if (head[i] && (k < 0 || head[i]->t0_us < head[k]->t0_us))
+                k = i;
+        if (k < 0 || (rc = each_frame(r, head[k])))
+            break;
+        int got = mets_recframes_next(rfs[k], &head[k], err);
+        rc = got < 0 ? got : 0;
+        if (!got)
+            head[k] = NULL;
+    }
+    free(head);
+    return rc;
+}
+
 /* Opens and checks every record first, so that a bad one stops the replay before a frame is sent. */
 static int replay_records(args *a, char **paths, int n)
 {
@@ -331,11 +364,14 @@ static int replay_records(args *a, char **paths, int n)
     if (!rc && !(r->rk = new_producer(a)))
         rc = 1;
     r->start = mets_monotonic_s();
-    for (int i = 0; i < n && !rc && !stop; i++) {
+    for (int i = 0; i < n && !rc && !stop && a->sequential; i++) {
         r->paced = 0; /* each record starts at once */
-        if ((rc = mets_recframes_send(rfs[i], each_frame, r, &err)) < 0)
-            fprintf(stderr, "mets replay: %s\n", err.msg);
+        rc = mets_recframes_send(rfs[i], each_frame, r, &err);
     }
+    if (!rc && !a->sequential)
+        rc = send_side_by_side(r, rfs, n, &err);
+    if (rc < 0)
+        fprintf(stderr, "mets replay: %s\n", err.msg);
     flush_producer(r);
     for (int i = 0; rfs && i < n; i++)
         mets_recframes_close(rfs[i]);

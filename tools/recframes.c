@@ -26,6 +26,8 @@ struct mets_recframes {
     int column_signal[METS_NLEADS]; /* which row column feeds frame column c */
     int64_t first, end;     /* the samples the options select */
     int per;                /* samples per frame */
+    int64_t at;             /* the first sample of the next frame (mets_recframes_next) */
+    float *buf;             /* WFDB: one frame's samples as read */
     mets_frame f;
 };
 
@@ -260,7 +262,7 @@ mets_recframes *mets_recframes_open(const char *path, const mets_recframes_opts 
     snprintf(f->source, sizeof f->source, "%s", o->source ? o->source : "");
     rf->per = (int)lround(o->frame_s * rf->fs);
     rf->per = rf->per > 0 ? rf->per : 1;
-    rf->first = (int64_t)llround(o->start_s * rf->fs), rf->end = rf->nrows;
+    rf->first = rf->at = (int64_t)llround(o->start_s * rf->fs), rf->end = rf->nrows;
     if (o->duration_s > 0 && rf->first + (int64_t)llround(o->duration_s * rf->fs) < rf->end)
         rf->end = rf->first + (int64_t)llround(o->duration_s * rf->fs);
     return rf;
@@ -271,7 +273,7 @@ void mets_recframes_close(mets_recframes *rf)
     if (!rf)
         return;
     mets_wfdb_free(rf->rec);
-    free(rf->rows);
+    free(rf->rows), free(rf->buf), free(rf->f.mv);
     free(rf);
 }
 
@@ -285,27 +287,40 @@ double mets_recframes_seconds(const mets_recframes *rf)
     return rf->end > rf->first ? (double)(rf->end - rf->first) / rf->fs : 0;
 }
 
-int mets_recframes_send(mets_recframes *rf, int (*each)(void *ctx, const mets_frame *f), void *ctx, mets_err *err)
+int mets_recframes_next(mets_recframes *rf, const mets_frame **frame, mets_err *err)
 {
     mets_frame *f = &rf->f;
     int per = rf->per, nsig = rf->nsig;
-    float *buf = rf->rec ? malloc((size_t)per * nsig * sizeof *buf) : NULL;
-    f->mv = malloc((size_t)per * f->nleads * sizeof *f->mv), f->seq = 0;
-    int rc = (f->mv && (buf || !rf->rec)) ? 0 : mets_err_set(err, METS_ENOMEM, "out of memory for frames of %d samples",
-                                                             per);
-    for (int64_t at = rf->first; at < rf->end && !rc; at += per, f->seq++) {
-        f->nsamples = (int)(rf->end - at < per ? rf->end - at : per);
-        f->t0_us = rf->o.t0_us + llround((rf->offset_s + (double)at / rf->fs) * 1e6);
-        const float *raw = rf->rec ? buf : rf->rows + (size_t)at * nsig;
-        if (rf->rec && (rc = mets_wfdb_read_phys(rf->rec, at, f->nsamples, buf, err)))
-            break;
-        for (int c = 0; c < f->nleads; c++)
-            for (int t = 0; t < f->nsamples; t++)
-                f->mv[(size_t)c * f->nsamples + t] = raw[(size_t)t * nsig + rf->column_signal[c]];
-        rc = each(ctx, f);
+    if (rf->at >= rf->end)
+        return 0;
+    if (!f->mv) { /* the first frame */
+        rf->buf = rf->rec ? malloc((size_t)per * nsig * sizeof *rf->buf) : NULL;
+        f->mv = malloc((size_t)per * f->nleads * sizeof *f->mv);
+        if (!f->mv || (rf->rec && !rf->buf))
+            return mets_err_set(err, METS_ENOMEM, "out of memory for frames of %d samples", per);
     }
-    free(buf), free(f->mv);
-    f->mv = NULL;
+    f->nsamples = (int)(rf->end - rf->at < per ? rf->end - rf->at : per);
+    f->t0_us = rf->o.t0_us + llround((rf->offset_s + (double)rf->at / rf->fs) * 1e6);
+    const float *raw = rf->rec ? rf->buf : rf->rows + (size_t)rf->at * nsig;
+    int rc = rf->rec ? mets_wfdb_read_phys(rf->rec, rf->at, f->nsamples, rf->buf, err) : 0;
+    if (rc)
+        return rc;
+    for (int c = 0; c < f->nleads; c++)
+        for (int t = 0; t < f->nsamples; t++)
+            f->mv[(size_t)c * f->nsamples + t] = raw[(size_t)t * nsig + rf->column_signal[c]];
+    f->seq = (uint64_t)((rf->at - rf->first) / per);
+    rf->at += per;
+    *frame = f;
+    return 1;
+}
+
+int mets_recframes_send(mets_recframes *rf, int (*each)(void *ctx, const mets_frame *f), void *ctx, mets_err *err)
+{
+    const mets_frame *f;
+    int rc;
+    while ((rc = mets_recframes_next(rf, &f, err)) == 1)
+        if ((rc = each(ctx, f)))
+            return rc;
     return rc;
 }
 

@@ -53,7 +53,11 @@ void mets_recframes_close(mets_recframes *rf);
 int64_t mets_recframes_count(const mets_recframes *rf);
 double mets_recframes_seconds(const mets_recframes *rf);
 
-/* Calls `each` for every frame in order; a non-zero return stops and is returned. A negative METS_E*
+/* The next frame in order, in *f (valid until the next call or close): 1, 0 after the last, or a negative
+ * METS_E* code with `err` filled when a WFDB sample file cannot be read. */
+int mets_recframes_next(mets_recframes *rf, const mets_frame **f, mets_err *err);
+
+/* Calls `each` for every frame left, in order; a non-zero return stops and is returned. A negative METS_E*
  * code with `err` filled when a WFDB sample file cannot be read. */
 int mets_recframes_send(mets_recframes *rf, int (*each)(void *ctx, const mets_frame *f), void *ctx, mets_err *err);
 
