@@ -730,6 +730,8 @@ static int add_property(parse *p, const char *path, const yaml_node_t *map, cons
         rc = fail(p, (res == RD_KAFKA_CONF_UNKNOWN ? node(p, kv->key) : v)->start_mark, msg);
     }
     if (rc) {
+        if (secret)
+            explicit_bzero(secret, strlen(secret));
         free(secret);
         return rc;
     }

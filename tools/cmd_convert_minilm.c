@@ -206,8 +206,9 @@ static int add_metadata(mets_mfile_writer *w, const hparams *hp)
 
 int mets_cmd_convert_minilm(int argc, char **argv)
 {
-    static const char usage[] = "usage: mets convert-minilm MODEL_DIR OUT.mets\n"
-                                "  MODEL_DIR holds model.safetensors, vocab.txt and the sentence-transformers configs\n";
+    static const char usage[] =
+        "usage: mets convert-minilm MODEL_DIR OUT.mets\n"
+        "  MODEL_DIR holds model.safetensors, vocab.txt and the sentence-transformers configs\n";
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage, stdout);
         return 0;
