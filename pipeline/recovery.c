@@ -35,7 +35,11 @@ struct mets_recovery {
     int64_t read_to; /* 1 + the highest offset handled since the start: the replay is done once it passes
                       * restored_next (next_offset starts at restored_next, so it cannot tell) */
     int64_t newest_seen_us; /* the latest Kafka timestamp of the partition */
-    int64_t restored_seen_us; /* the latest of the restored streams: its time before a frame is read */
+    /* the partition's time as restored: the partition record's clock (the newest Kafka timestamp up to the
+     * restored next offset), or the latest of the restored streams; a restarted run's time is the newer of it
+     * and what it reads again, so that it equals an uninterrupted run's at every offset: records read again
+     * from the restart point on may all be older than a clock record before it */
+    int64_t restored_seen_us;
     int64_t next_check_us;  /* no stream can be newly silent before the partition's time reaches this */
     bool any_seen;
     int64_t written_next, written_restart; /* the last partition record written */
@@ -154,6 +158,8 @@ static int restore_partition(mets_recovery *r, const void *value, size_t vlen, m
         return mets_err_set(err, METS_EFORMAT, "recovery: a partition record that does not decode");
     r->next_offset = r->restored_next = m->next_offset;
     r->restored_restart = m->restart_offset;
+    if (m->clock_us > r->restored_seen_us)
+        r->restored_seen_us = m->clock_us;
     mets__v1__partition_state__free_unpacked(m, NULL);
     return 0;
 }
@@ -323,7 +329,7 @@ void mets_recovery_clock(mets_recovery *r, int64_t seen_us)
 /* The partition's time: its newest Kafka timestamp (of frames and clock records). */
 static int64_t partition_time(const mets_recovery *r)
 {
-    return r->any_seen ? r->newest_seen_us : r->restored_seen_us;
+    return r->any_seen && r->newest_seen_us > r->restored_seen_us ? r->newest_seen_us : r->restored_seen_us;
 }
 
 bool mets_recovery_current(const mets_recovery *r, const char *stream_id)
@@ -402,6 +408,7 @@ int mets_recovery_checkpoint(mets_recovery *r, mets_alerter *alerter, mets_recov
     r->written_next = r->next_offset, r->written_restart = restart;
     Mets__V1__PartitionState m = METS__V1__PARTITION_STATE__INIT;
     m.schema_version = SCHEMA_VERSION, m.next_offset = r->next_offset, m.restart_offset = restart;
+    m.clock_us = partition_time(r);
     uint8_t buf[64];
     size_t n = mets__v1__partition_state__pack(&m, buf);
     return sink(ctx, METS_RECOVERY_PARTITION_KEY, 1, buf, n, err);

@@ -499,6 +499,58 @@ static void silent_streams_on_the_partition_clock(void)
     mets_alerter_free(a);
 }
 
+/* The partition's time after a restart equals an uninterrupted run's, also when every record read again from
+ * the restart point is older than a clock record before it (frames a producer held back while a broker was
+ * away, appended after the clock ran on): the time is restored from the partition record. Otherwise a
+ * frame too late to bring a lost signal back in the uninterrupted run did so in the restarted one (the long
+ * broker-fault run cleared 28 signal losses one frame early). */
+static void partition_time_restored_with_the_clock(void)
+{
+    mets_recovery_params p = params();
+    p.signal_loss_us = 10 * SEC;
+    mets_err err;
+    mets_recovery *r = mets_recovery_new(&p, &err);
+    mets_alerter *a = make_alerter();
+    bool feed;
+    CHECK(mets_recovery_frame(r, "a", T0, T0 + SEC, T0 + SEC, 0, &feed, &err) == 0);
+    mets_recovery_done(r, 0);
+    mets_recovery_clock(r, T0 + 30 * SEC); /* offset 1 */
+    mets_recovery_done(r, 1);
+    CHECK(mets_recovery_frame(r, "a", T0 + SEC, T0 + 2 * SEC, T0 + 5 * SEC, 2, &feed, &err) == 0); /* held back */
+    mets_recovery_done(r, 2);
+    nrecords = 0;
+    CHECK(mets_recovery_checkpoint(r, a, keep_record, NULL, &err) == 0, "%s", err.msg);
+    CHECK(mets_recovery_frame(r, "a", T0 + 2 * SEC, T0 + 3 * SEC, T0 + 15 * SEC, 3, &feed, &err) == 0);
+    mets_recovery_done(r, 3);
+    CHECK(!mets_recovery_current(r, "a"), "uninterrupted: 15 s behind the clock, not current");
+
+    /* Restarted from that checkpoint, its restart point after the clock record. */
+    mets_recovery *r2 = mets_recovery_new(&p, &err);
+    for (int i = 0; i < nrecords; i++) {
+        bool partition = records[i].klen == 1 && !memcmp(records[i].key, METS_RECOVERY_PARTITION_KEY, 1);
+        Mets__V1__PartitionState *ps = partition ? mets__v1__partition_state__unpack(NULL, records[i].vlen,
+                                                                                       records[i].value) : NULL;
+        if (ps) {
+            CHECK(ps->next_offset == 3 && ps->clock_us == T0 + 30 * SEC, "next %lld, clock %lld",
+                  (long long)ps->next_offset, (long long)ps->clock_us);
+            ps->restart_offset = 2;
+            records[i].vlen = mets__v1__partition_state__pack(ps, records[i].value);
+            mets__v1__partition_state__free_unpacked(ps, NULL);
+        }
+        CHECK(mets_recovery_restore(r2, a, records[i].key, records[i].klen, records[i].value, records[i].vlen, &err) ==
+              0, "%s", err.msg);
+    }
+    CHECK(mets_recovery_start_offset(r2, 3) == 2);
+    CHECK(mets_recovery_frame(r2, "a", T0 + SEC, T0 + 2 * SEC, T0 + 5 * SEC, 2, &feed, &err) == 0);
+    mets_recovery_done(r2, 2);
+    CHECK(mets_recovery_frame(r2, "a", T0 + 2 * SEC, T0 + 3 * SEC, T0 + 15 * SEC, 3, &feed, &err) == 0);
+    mets_recovery_done(r2, 3);
+    CHECK(!mets_recovery_current(r2, "a"), "restarted: the same frame is not current either");
+    mets_recovery_free(r2);
+    mets_recovery_free(r);
+    mets_alerter_free(a);
+}
+
 /* A restart whose committed state holds only a partition record (the transaction with the first stream
  * records was aborted) must keep the restart point until the replay has passed the restored next offset:
  * a checkpoint before that must not move it to next_offset, or the windows of the replay range are never
@@ -538,6 +590,7 @@ int main(void)
     RUN(crashes_at_random_points_lose_and_double_nothing);
     RUN(idle_streams_stop_holding_the_restart_point);
     RUN(bad_records_are_refused);
+    RUN(partition_time_restored_with_the_clock);
     RUN(silent_streams_on_the_partition_clock);
     RUN(restart_point_held_through_the_replay);
     return mets_test_summary();
