@@ -1,11 +1,14 @@
-# Shared by the broker-fault tests (test_broker_faults.sh, soak_broker_faults.sh), sourced after lib.sh and
-# eos_lib.sh: a real 3-node Kafka cluster whose PROXIED listeners metsd reaches through Toxiproxy, the faults
-# (nodes killed, paused, restarted; toxics on every link), and metsd run "bf" as systemd runs it.
-# `start_cluster` starts it, sets $bootstrap (direct, for the replay, the tools and the reference) and $proxied
-# (for bf), and makes the topics and configurations of runs ref and bf.
+# Shared by the broker-fault tests (test_broker_faults.sh, soak_broker_faults.sh), sourced by them (it sources
+# lib.sh and eos_lib.sh): a real 3-node Kafka cluster whose PROXIED listeners metsd reaches through Toxiproxy,
+# the faults (nodes killed, paused, restarted; toxics on every link), and metsd run "bf" as systemd runs it.
+# `start_cluster` starts it, sets $start, $bootstrap (direct, for the replay, the tools and the reference) and
+# $proxied (for bf), makes the topics and configurations of runs ref and bf, and starts bf (`supervise`).
 # Exits 77 (skipped) without java or toxiproxy.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/eos_lib.sh"
 
 start_cluster() {
+  start=$SECONDS
   toxiproxy=${METS_TOXIPROXY:-$PWD/.cache/toxiproxy/server}
   [ -x "$toxiproxy" ] || { echo "SKIP: toxiproxy not installed (scripts/setup.sh installs it)"; exit 77; }
   command -v java >/dev/null || { echo "SKIP: java not installed"; exit 77; }
@@ -29,6 +32,7 @@ start_cluster() {
   KAFKA_RF=3 eos_topics ref bf
   eos_config ref
   eos_config bf
+  supervise
 }
 
 tox() { # METHOD PATH [JSON]

@@ -28,12 +28,8 @@ done
 METS=${1:?usage: soak_broker_faults.sh [options] PATH/TO/mets PATH/TO/metsd}
 METSD=${2:?}
 [ ${#records[@]} -gt 0 ] || records=(demo/mitdb_201_demo)
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/eos_lib.sh"
 . "$(dirname "$0")/faults_lib.sh"
-start=$SECONDS
 start_cluster
-supervise
 RANDOM=$seed
 t0=$SECONDS
 end=$((minutes * 60))

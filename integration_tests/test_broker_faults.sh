@@ -19,12 +19,8 @@ set -euo pipefail
 METS=${1:?usage: test_broker_faults.sh PATH/TO/mets PATH/TO/metsd}
 METSD=${2:?}
 EOS_SPEED=${EOS_SPEED:-2} # 130 s of replay: room for every fault
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/eos_lib.sh"
 . "$(dirname "$0")/faults_lib.sh"
-start=$SECONDS
 start_cluster
-supervise
 t0=$SECONDS
 eos_replay
 until_s 5
