@@ -33,6 +33,7 @@ typedef enum {
     T_FILEMAP,  /* string -> a file whose text is the value, a mets_kv_list of the values read */
     T_POLICY,   /* a mets_alert_policy, keys in policy_keys */
     T_POLICIES, /* group -> label -> policy, a mets_policy_list */
+    T_CODES,    /* group/label -> code^name^coding system^text, a mets_kv_list (mets pcd's event codes) */
 } key_type;
 
 typedef struct key {
@@ -168,15 +169,68 @@ static const key policy_keys[] = {
      .doc = "alarm priority (IEC 60601-1-8) carried by the alert"},
 };
 
+static const char *const processing_ids[] = {"P", "T", "D", NULL};
+#define PCD(field) offsetof(mets_pcd_config, field)
+
+/* `mets pcd`, the Alert Reporter (alerting/pcd.h). */
+static const key pcd_keys[] = {
+    {"kafka.bootstrap_servers", T_BROKERS, .required = true, .offset = PCD(kafka.bootstrap_servers),
+     .doc = "Kafka brokers (librdkafka's bootstrap.servers), each host:port optionally PROTOCOL://"},
+    {"kafka.group_id", T_STRING, .def = "mets-pcd", .offset = PCD(kafka.group_id),
+     .doc = "consumer group: its committed offsets say which alert events the alert manager has acknowledged"},
+    {"kafka.topic", T_TOPIC, .def = "ecg.alerts", .offset = PCD(kafka.topic),
+     .doc = "the alert topic metsd writes (read read_committed)"},
+    {"kafka.properties", T_MAP, .offset = PCD(kafka.properties),
+     .doc = "librdkafka settings, as metsd's kafka.properties"},
+    {"kafka.property_files", T_FILEMAP, .offset = PCD(kafka.property_files),
+     .doc = "librdkafka settings whose values are secrets kept in files, as metsd's kafka.property_files"},
+    {"manager.address", T_ADDRESS, .required = true, .offset = PCD(manager.address),
+     .doc = "host:port of the alert manager's MLLP listener"},
+    {"manager.connect_timeout_s", T_DURATION, .def = "5s", .min = 0.1, .max = 300,
+     .offset = PCD(manager.connect_timeout_s), .doc = "a connection not made by then is tried again"},
+    {"manager.ack_timeout_s", T_DURATION, .def = "10s", .min = 0.1, .max = 300, .offset = PCD(manager.ack_timeout_s),
+     .doc = "a message not acknowledged by then is sent again on a new connection"},
+    {"manager.retry_min_s", T_DURATION, .def = "500ms", .min = 0.01, .max = 60, .offset = PCD(manager.retry_min_s),
+     .doc = "the first wait before a message is sent again (a lost connection, a timeout or a negative "
+            "acknowledgement); each failure doubles it"},
+    {"manager.retry_max_s", T_DURATION, .def = "30s", .min = 0.01, .max = 3600, .offset = PCD(manager.retry_max_s),
+     .doc = "the longest wait between tries; an alert event is tried until it is acknowledged"},
+    {"hl7.sending_application", T_STRING, .def = "METS", .offset = PCD(hl7.sending_application),
+     .doc = "MSH-3: this Alert Reporter"},
+    {"hl7.sending_facility", T_STRING, .def = "METS", .offset = PCD(hl7.sending_facility),
+     .doc = "MSH-4; also the assigning authority of the stream ids in PID-3"},
+    {"hl7.receiving_application", T_STRING, .def = "ACM", .offset = PCD(hl7.receiving_application),
+     .doc = "MSH-5: the alert manager"},
+    {"hl7.receiving_facility", T_STRING, .def = "ACM", .offset = PCD(hl7.receiving_facility), .doc = "MSH-6"},
+    {"hl7.point_of_care", T_STRING, .def = "WARD", .offset = PCD(hl7.point_of_care),
+     .doc = "PV1-3.1, the unit of the beds; the stream id is the bed (PV1-3.3)"},
+    {"hl7.processing_id", T_ENUM, .def = "P", .choices = processing_ids, .offset = PCD(hl7.processing_id),
+     .doc = "MSH-11: P production, T training, D debugging"},
+    {"hl7.events", T_CODES, .offset = PCD(hl7.events),
+     .doc = "the event identification (OBX-5 of the alarm) of each label: `group/label: "
+            "\"code^name^coding system^text\"`; these add to or replace the built-in table (docs/pcd.md)"},
+    {"metrics.enabled", T_BOOL, .def = "true", .offset = PCD(metrics.enabled),
+     .doc = "serve Prometheus /metrics and /healthz over HTTP"},
+    {"metrics.listen", T_ADDRESS, .def = "127.0.0.1:9465", .offset = PCD(metrics.listen),
+     .doc = "address of the metrics endpoint (port 0: any free port, logged at start)"},
+    {"health.ack_timeout_s", T_DURATION, .def = "60s", .min = 1, .max = 86400, .offset = PCD(health.ack_timeout_s),
+     .doc = "/healthz answers 503 (and the systemd watchdog is not pinged) once an alert event has waited this "
+            "long for its acknowledgement"},
+    {"log.level", T_ENUM, .def = "info", .choices = log_levels, .offset = PCD(log.level),
+     .doc = "least severe message that is logged"},
+};
+
 #define NCONFIG (int)(sizeof config_keys / sizeof config_keys[0])
 #define NPOLICY (int)(sizeof policy_keys / sizeof policy_keys[0])
+#define NPCD (int)(sizeof pcd_keys / sizeof pcd_keys[0])
 
 typedef struct table {
     const key *keys;
     int n;
 } table;
 
-static const table config_table = {config_keys, NCONFIG}, policy_table = {policy_keys, NPOLICY};
+static const table config_table = {config_keys, NCONFIG}, policy_table = {policy_keys, NPOLICY},
+                   pcd_table = {pcd_keys, NPCD};
 
 /* Where each key of a table was set in the file, for checks that involve several keys. */
 typedef struct seen {
@@ -184,15 +238,26 @@ typedef struct seen {
     yaml_mark_t at;
 } seen;
 
-typedef struct parse {
+typedef struct parse parse;
+
+/* A configuration file of one program: the key table of its root, where its struct keeps the file name and
+ * the marks, and the checks that involve several keys, made once every key is set. */
+typedef struct schema {
+    const table *root;
+    size_t size, file_offset, marks_offset;
+    int (*finish)(parse *p, const yaml_node_t *root); /* calls check_required where its messages want it */
+} schema;
+
+struct parse {
     yaml_document_t doc;
     const char *name;
-    mets_config *cfg;
+    const schema *s;
+    char *base; /* the struct being filled */
     mets_err *err;
-    seen where[NCONFIG];
+    seen *where; /* parallel to s->root's keys */
     yaml_node_t **policy_bodies; /* parallel to cfg->alerts.labels, parsed once alerts.default is known */
     rd_kafka_conf_t *kafka;      /* where kafka.properties are tried, made at the first one */
-} parse;
+};
 
 static yaml_node_t *node(parse *p, int id)
 {
@@ -262,6 +327,7 @@ static void describe(const key *k, char *buf, size_t len)
     case T_FILEMAP: snprintf(buf, len, "a mapping of librdkafka property -> file path"); break;
     case T_POLICY: snprintf(buf, len, "an alert policy"); break;
     case T_POLICIES: snprintf(buf, len, "a mapping group -> label -> alert policy"); break;
+    case T_CODES: snprintf(buf, len, "a mapping group/label -> code^name^coding system^text"); break;
     case T_ENUM: {
         size_t used = (size_t)snprintf(buf, len, "one of");
         for (int i = 0; k->choices[i] && used < len; i++)
@@ -431,7 +497,7 @@ static const char *topic_role(const key *a, const key *b)
 
 static const char *topic_of(const parse *p, int i)
 {
-    return *(char *const *)((const char *)p->cfg + config_keys[i].offset);
+    return *(char *const *)(p->base + config_keys[i].offset);
 }
 
 /* Every topic its own, reported at the one set later in the file (a default is set nowhere). */
@@ -461,11 +527,13 @@ static int check_topics(parse *p)
 /* Where each key is set, kept for the checks made after loading (mets_config_check_files). */
 static int keep_marks(parse *p)
 {
-    if (!(p->cfg->marks = calloc(NCONFIG, sizeof *p->cfg->marks)))
+    mets_config_mark *marks = calloc((size_t)p->s->root->n, sizeof *marks);
+    if (!marks)
         return out_of_memory(p);
-    for (int i = 0; i < NCONFIG; i++)
+    *(mets_config_mark **)(p->base + p->s->marks_offset) = marks;
+    for (int i = 0; i < p->s->root->n; i++)
         if (p->where[i].set)
-            p->cfg->marks[i] = (mets_config_mark){p->where[i].at.line + 1, p->where[i].at.column + 1};
+            marks[i] = (mets_config_mark){p->where[i].at.line + 1, p->where[i].at.column + 1};
     return 0;
 }
 
@@ -642,9 +710,9 @@ static const char *const own_properties[][2] = {
     {"metadata.broker.list", "set kafka.bootstrap_servers instead"}, /* librdkafka's alias of bootstrap.servers */
     {"group.id", "set kafka.group_id instead"},
     {"transactional.id", "set delivery.instance_id instead"},
-    {"enable.auto.commit", "metsd commits offsets itself, with its outputs"},
-    {"enable.auto.offset.store", "metsd commits offsets itself, with its outputs"},
-    {"isolation.level", "metsd reads read_committed"},
+    {"enable.auto.commit", "offsets are committed once what was read is delivered"},
+    {"enable.auto.offset.store", "offsets are committed once what was read is delivered"},
+    {"isolation.level", "the topics are read read_committed"},
     {"enable.idempotence", "metsd's producer is always idempotent"},
     {"partition.assignment.strategy",
      "metsd uses the eager range assignor: librdkafka 2.0.2's cooperative-sticky has known bugs"},
@@ -698,8 +766,10 @@ static int add_property(parse *p, const char *path, const yaml_node_t *map, cons
         return fail(p, v->start_mark, msg);
     }
     /* One setting in one place: kafka.properties or kafka.property_files. */
-    const mets_kv_list *other = list == &p->cfg->kafka.properties ? &p->cfg->kafka.property_files
-                                                                   : &p->cfg->kafka.properties;
+    const table *t = p->s->root;
+    const mets_kv_list *props = (void *)(p->base + t->keys[key_index(t, "kafka.properties")].offset);
+    const mets_kv_list *files = (void *)(p->base + t->keys[key_index(t, "kafka.property_files")].offset);
+    const mets_kv_list *other = list == props ? files : props;
     for (int i = 0; i < other->n; i++)
         if (!strcmp(other->items[i].key, name)) {
             snprintf(msg, sizeof msg, "%s.%.200s: also set in %s, expected it in one of the two", path, name,
@@ -788,6 +858,56 @@ static int set_policies(parse *p, const char *path, yaml_node_t *groups, mets_po
     return rc;
 }
 
+/* An HL7 coded element of mets pcd's table: four non-empty parts joined by '^', none holding another HL7
+ * delimiter or a control character, for a key group/label. */
+static bool valid_code(const char *label, const char *v, char *why, size_t wlen)
+{
+    const char *slash = strchr(label, '/');
+    int parts = 1;
+    bool empty = !*v || *v == '^';
+    for (const char *c = v; *c; c++) {
+        parts += *c == '^';
+        empty |= *c == '^' && (c[1] == '^' || !c[1]);
+        if (strchr("|~\\&", *c) || iscntrl((unsigned char)*c)) {
+            if (iscntrl((unsigned char)*c))
+                snprintf(why, wlen, "'%.100s': a control character in its code", label);
+            else
+                snprintf(why, wlen, "'%.100s': '%c' is an HL7 delimiter, expected none in its code", label, *c);
+            return false;
+        }
+    }
+    if (!slash || slash == label || !slash[1] || strchr(slash + 1, '/'))
+        snprintf(why, wlen, "'%.100s': expected a key group/label", label);
+    else if (parts != 4 || empty)
+        snprintf(why, wlen, "'%.100s': expected code^name^coding system^text, four non-empty parts, got '%.100s'",
+                 label, v);
+    else
+        return true;
+    return false;
+}
+
+static int set_codes(parse *p, const char *path, yaml_node_t *map, mets_kv_list *list)
+{
+    int rc = expect_mapping(p, map, path, "group/label -> code^name^coding system^text");
+    if (!rc && !(list->items = calloc((size_t)npairs(map) + 1, sizeof *list->items)))
+        rc = out_of_memory(p);
+    for (yaml_node_pair_t *kv = map->data.mapping.pairs.start; !rc && kv < map->data.mapping.pairs.top; kv++) {
+        const char *label, *v = mets_yaml_scalar(node(p, kv->value));
+        char why[300], msg[512];
+        if ((rc = key_name(p, map, kv, "label", &label)))
+            break;
+        if (!v || mets_yaml_is_null(node(p, kv->value)) || !valid_code(label, v, why, sizeof why)) {
+            snprintf(msg, sizeof msg, "%.200s: %s", path, v && !mets_yaml_is_null(node(p, kv->value)) ? why
+                     : "expected code^name^coding system^text, a string");
+            return fail(p, node(p, kv->value)->start_mark, msg);
+        }
+        mets_kv *e = &list->items[list->n++];
+        e->key = strdup(label), e->value = strdup(v);
+        rc = e->key && e->value ? 0 : out_of_memory(p);
+    }
+    return rc;
+}
+
 static int walk(parse *p, const table *t, const char *path, const char *rel, yaml_node_t *map, char *base, seen *where);
 
 static int set_value(parse *p, const char *path, const key *k, yaml_node_t *v, char *base)
@@ -798,6 +918,7 @@ static int set_value(parse *p, const char *path, const key *k, yaml_node_t *v, c
     case T_FILEMAP: return set_map(p, path, v, field, k->type == T_FILEMAP);
     case T_POLICY: return walk(p, &policy_table, path, "", v, field, NULL);
     case T_POLICIES: return set_policies(p, path, v, field);
+    case T_CODES: return set_codes(p, path, v, field);
     default: break;
     }
     /* Numbers and booleans are written plain and text where text belongs: "2" is a string, 2 a number. */
@@ -892,12 +1013,13 @@ static int check_policy(parse *p, const char *path, const mets_alert_policy *pol
 /* Each label's policy: alerts.default, overridden by the keys of its own body. */
 static int finish_policies(parse *p)
 {
-    mets_policy_list *list = &p->cfg->alerts.labels;
+    mets_config *cfg = (mets_config *)p->base;
+    mets_policy_list *list = &cfg->alerts.labels;
     char path[512];
     for (int i = 0; i < list->n; i++) {
         mets_label_policy *lp = &list->items[i];
         snprintf(path, sizeof path, "alerts.labels.%.200s.%.200s", lp->group, lp->label);
-        lp->policy = p->cfg->alerts.default_policy;
+        lp->policy = cfg->alerts.default_policy;
         int rc = walk(p, &policy_table, path, "", p->policy_bodies[i], (char *)&lp->policy, NULL);
         rc = rc ? rc : check_policy(p, path, &lp->policy, p->policy_bodies[i]->start_mark);
         if (rc)
@@ -916,8 +1038,8 @@ static int check_order(parse *p)
     } pairs[] = {{"window.hop_s", "window.length_s", true}, {"streams.signal_loss_s", "streams.idle_timeout_s", false}};
     for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
         int a = key_index(&config_table, pairs[i].less), b = key_index(&config_table, pairs[i].more);
-        double x = *(const double *)((const char *)p->cfg + config_keys[a].offset);
-        double y = *(const double *)((const char *)p->cfg + config_keys[b].offset);
+        double x = *(const double *)(p->base + config_keys[a].offset);
+        double y = *(const double *)(p->base + config_keys[b].offset);
         if (x < y || (pairs[i].equal && x == y))
             continue;
         char msg[256];
@@ -930,13 +1052,26 @@ static int check_order(parse *p)
 
 static int check_required(parse *p, const yaml_node_t *root)
 {
-    for (int i = 0; i < NCONFIG; i++)
-        if (config_keys[i].required && !p->where[i].set) {
+    const table *t = p->s->root;
+    for (int i = 0; i < t->n; i++)
+        if (t->keys[i].required && !p->where[i].set) {
             char msg[512];
-            snprintf(msg, sizeof msg, "missing key '%s' (%s)", config_keys[i].name, config_keys[i].doc);
+            snprintf(msg, sizeof msg, "missing key '%s' (%s)", t->keys[i].name, t->keys[i].doc);
             return fail(p, root->start_mark, msg);
         }
     return 0;
+}
+
+/* metsd's checks of several keys. */
+static int finish_metsd(parse *p, const yaml_node_t *root)
+{
+    const mets_config *cfg = (const mets_config *)p->base;
+    int dflt = key_index(&config_table, "alerts.default");
+    int rc = check_policy(p, "alerts.default", &cfg->alerts.default_policy, p->where[dflt].at);
+    rc = rc ? rc : finish_policies(p);
+    rc = rc ? rc : check_topics(p);
+    rc = rc ? rc : check_required(p, root);
+    return rc ? rc : check_order(p);
 }
 
 static int parse_root(parse *p)
@@ -944,25 +1079,23 @@ static int parse_root(parse *p)
     yaml_node_t *root = yaml_document_get_root_node(&p->doc);
     if (!root) {
         char want[400], msg[512];
-        list_children(&config_table, "", want, sizeof want);
+        list_children(p->s->root, "", want, sizeof want);
         snprintf(msg, sizeof msg, "empty document, expected a mapping with keys %s", want);
         return fail(p, (yaml_mark_t){0}, msg);
     }
-    int dflt = key_index(&config_table, "alerts.default");
-    int rc = walk(p, &config_table, "", "", root, (char *)p->cfg, p->where);
-    rc = rc ? rc : check_policy(p, "alerts.default", &p->cfg->alerts.default_policy, p->where[dflt].at);
-    rc = rc ? rc : finish_policies(p);
-    rc = rc ? rc : check_topics(p);
-    rc = rc ? rc : check_required(p, root);
-    return rc ? rc : check_order(p);
+    int rc = walk(p, p->s->root, "", "", root, p->base, p->where);
+    return rc ? rc : p->s->finish(p, root);
 }
 
-int mets_config_parse(const char *text, size_t len, const char *name, mets_config *cfg, mets_err *err)
+static void free_config(const schema *s, char *base);
+
+static int parse_text(const schema *s, const char *text, size_t len, const char *name, void *out, mets_err *err)
 {
-    parse p = {.name = name, .cfg = cfg, .err = err};
-    memset(cfg, 0, sizeof *cfg);
-    int rc = apply_defaults(&config_table, (char *)cfg);
-    if (!rc && !(cfg->file = strdup(name)))
+    parse p = {.name = name, .s = s, .base = out, .err = err};
+    char **file = (char **)(p.base + s->file_offset);
+    memset(out, 0, s->size);
+    int rc = apply_defaults(s->root, p.base);
+    if (!rc && (!(*file = strdup(name)) || !(p.where = calloc((size_t)s->root->n, sizeof *p.where))))
         rc = METS_ENOMEM;
     if (rc)
         rc = out_of_memory(&p);
@@ -974,20 +1107,51 @@ int mets_config_parse(const char *text, size_t len, const char *name, mets_confi
     if (p.kafka)
         rd_kafka_conf_destroy(p.kafka);
     free(p.policy_bodies);
+    free(p.where);
     if (rc)
-        mets_config_free(cfg);
+        free_config(s, out);
     return rc;
+}
+
+static int load_file(const schema *s, const char *path, void *out, mets_err *err)
+{
+    size_t len;
+    char *text = mets_file_slurp(path, MAX_FILE_BYTES, &len, err);
+    int rc = text ? parse_text(s, text, len, path, out, err) : err ? err->code : METS_EIO;
+    if (!text)
+        memset(out, 0, s->size);
+    free(text);
+    return rc;
+}
+
+static const schema metsd_schema = {&config_table, sizeof(mets_config), offsetof(mets_config, file),
+                                    offsetof(mets_config, marks), finish_metsd};
+
+/* mets pcd's checks of several keys. */
+static int finish_pcd(parse *p, const yaml_node_t *root)
+{
+    const mets_pcd_config *cfg = (const mets_pcd_config *)p->base;
+    int rc = check_required(p, root);
+    if (rc || cfg->manager.retry_min_s <= cfg->manager.retry_max_s)
+        return rc;
+    char msg[256];
+    int a = key_index(&pcd_table, "manager.retry_min_s"), b = key_index(&pcd_table, "manager.retry_max_s");
+    snprintf(msg, sizeof msg, "manager.retry_min_s (%gs) must be at most manager.retry_max_s (%gs)",
+             cfg->manager.retry_min_s, cfg->manager.retry_max_s);
+    return fail(p, p->where[p->where[a].set ? a : b].at, msg);
+}
+
+static const schema pcd_schema = {&pcd_table, sizeof(mets_pcd_config), offsetof(mets_pcd_config, file),
+                                  offsetof(mets_pcd_config, marks), finish_pcd};
+
+int mets_config_parse(const char *text, size_t len, const char *name, mets_config *cfg, mets_err *err)
+{
+    return parse_text(&metsd_schema, text, len, name, cfg, err);
 }
 
 int mets_config_load(const char *path, mets_config *cfg, mets_err *err)
 {
-    size_t len;
-    char *text = mets_file_slurp(path, MAX_FILE_BYTES, &len, err);
-    int rc = text ? mets_config_parse(text, len, path, cfg, err) : err ? err->code : METS_EIO;
-    if (!text)
-        memset(cfg, 0, sizeof *cfg);
-    free(text);
-    return rc;
+    return load_file(&metsd_schema, path, cfg, err);
 }
 
 static void free_keys(const table *t, char *base)
@@ -1004,6 +1168,7 @@ static void free_keys(const table *t, char *base)
         case T_TOPIC: free(*(char **)field); break;
         case T_MAP:
         case T_FILEMAP:
+        case T_CODES:
             for (int j = 0; j < kv->n; j++) {
                 if (t->keys[i].type == T_FILEMAP) /* a secret does not outlive its use */
                     explicit_bzero(kv->items[j].value, strlen(kv->items[j].value));
@@ -1021,24 +1186,53 @@ static void free_keys(const table *t, char *base)
     }
 }
 
+static void free_config(const schema *s, char *base)
+{
+    free_keys(s->root, base);
+    free(*(char **)(base + s->file_offset));
+    free(*(mets_config_mark **)(base + s->marks_offset));
+    memset(base, 0, s->size);
+}
+
 void mets_config_free(mets_config *cfg)
 {
-    free_keys(&config_table, (char *)cfg);
-    free(cfg->file);
-    free(cfg->marks);
-    memset(cfg, 0, sizeof *cfg);
+    free_config(&metsd_schema, (char *)cfg);
+}
+
+int mets_pcd_config_parse(const char *text, size_t len, const char *name, mets_pcd_config *cfg, mets_err *err)
+{
+    return parse_text(&pcd_schema, text, len, name, cfg, err);
+}
+
+int mets_pcd_config_load(const char *path, mets_pcd_config *cfg, mets_err *err)
+{
+    return load_file(&pcd_schema, path, cfg, err);
+}
+
+void mets_pcd_config_free(mets_pcd_config *cfg)
+{
+    free_config(&pcd_schema, (char *)cfg);
+}
+
+static int vfail_at(const schema *s, const char *base, const char *name, int code, mets_err *err, const char *fmt,
+                    va_list ap)
+{
+    int i = key_index(s->root, name);
+    const mets_config_mark *marks = *(mets_config_mark *const *)(base + s->marks_offset);
+    mets_config_mark at = marks && i >= 0 && marks[i].line ? marks[i] : (mets_config_mark){1, 1};
+    char what[sizeof err->msg];
+    vsnprintf(what, sizeof what, fmt, ap);
+    return mets_err_set(err, code, "%s:%zu:%zu: %s: %s", *(char *const *)(base + s->file_offset), at.line,
+                        at.column, name, what);
 }
 
 int mets_config_fail(const mets_config *cfg, const char *name, int code, mets_err *err, const char *fmt, ...)
 {
-    int i = key_index(&config_table, name);
-    mets_config_mark at = cfg->marks && i >= 0 && cfg->marks[i].line ? cfg->marks[i] : (mets_config_mark){1, 1};
-    char what[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    int rc = vfail_at(&metsd_schema, (const char *)cfg, name, code, err, fmt, ap);
     va_end(ap);
-    return mets_err_set(err, code, "%s:%zu:%zu: %s: %s", cfg->file, at.line, at.column, name, what);
+    return rc;
 }
 
 const mets_alert_policy *mets_config_policy(const mets_config *cfg, const char *group, const char *label)
@@ -1080,7 +1274,8 @@ static bool same_value(const key *k, const void *a, const void *b)
     case T_BOOL: return *(const bool *)a == *(const bool *)b;
     case T_POLICY: return !memcmp(a, b, sizeof(mets_alert_policy));
     case T_MAP:
-    case T_FILEMAP: {
+    case T_FILEMAP:
+    case T_CODES: {
         const mets_kv_list *x = a, *y = b;
         for (int i = 0; x->n == y->n && i < x->n; i++)
             if (!same_str(x->items[i].key, y->items[i].key) || !same_str(x->items[i].value, y->items[i].value))
@@ -1142,4 +1337,9 @@ void mets_config_reference(FILE *f)
           "the keys it does not set from `alerts.default`, wherever that stands in the file.\n\n",
           f);
     reference_table(f, &policy_table, false);
+    fputs("\n## mets pcd\n\n"
+          "`mets pcd CONFIG` (the Alert Reporter of IHE PCD ACM, docs/pcd.md) reads a YAML file of its own,\n"
+          "`conf/pcd.yaml` by default, by the same rules; `mets pcd --check-config CONFIG` validates it.\n\n",
+          f);
+    reference_table(f, &pcd_table, false);
 }

@@ -119,6 +119,41 @@ typedef struct mets_config {
     } log;
 } mets_config;
 
+/* The configuration of `mets pcd`, the Alert Reporter (alerting/pcd.h), from YAML (conf/pcd.yaml): loaded,
+ * checked and documented by the same key-table machinery as metsd's (docs/config.md, "mets pcd"). */
+typedef struct mets_pcd_config {
+    char *file;
+    mets_config_mark *marks;
+    struct {
+        char *bootstrap_servers, *group_id, *topic;
+        mets_kv_list properties, property_files; /* as metsd's */
+    } kafka;
+    struct {
+        char *address; /* host:port of the MLLP listener */
+        double connect_timeout_s, ack_timeout_s, retry_min_s, retry_max_s;
+    } manager;
+    struct {
+        char *sending_application, *sending_facility, *receiving_application, *receiving_facility;
+        char *point_of_care;
+        int processing_id;  /* index into P, T, D */
+        mets_kv_list events; /* "group/label" -> "code^name^coding system^text", checked when loaded */
+    } hl7;
+    struct {
+        bool enabled;
+        char *listen;
+    } metrics;
+    struct {
+        double ack_timeout_s;
+    } health;
+    struct {
+        int level; /* METS_LOG_* */
+    } log;
+} mets_pcd_config;
+
+int mets_pcd_config_load(const char *path, mets_pcd_config *cfg, mets_err *err);
+int mets_pcd_config_parse(const char *text, size_t len, const char *name, mets_pcd_config *cfg, mets_err *err);
+void mets_pcd_config_free(mets_pcd_config *cfg);
+
 /* Loads and validates the file; on failure `cfg` holds nothing to free. */
 int mets_config_load(const char *path, mets_config *cfg, mets_err *err);
 /* The same from text; `name` is the file name used in messages and to resolve relative paths.

@@ -51,6 +51,7 @@
 #include "failpoint.h"
 #include "frame.h"
 #include "labels.h"
+#include "log.h"
 #include "output.h"
 #include "prometheus.h"
 #include "recovery.h"
@@ -127,24 +128,6 @@ static void on_signal(int sig)
         stopping = 1;
 }
 
-static int log_level = METS_LOG_INFO;
-
-/* stderr with syslog priority prefixes, which journald reads. No patient data at info level. */
-static void say(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(int prio, const char *fmt, ...)
-{
-    /* METS_LOG_* -> the least urgent syslog priority shown */
-    static const int least[] = {LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR};
-    if (prio > least[log_level])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "<%d>metsd: ", prio);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 /* Ends the process with a failure for systemd to restart it: what is not committed is redone. */
 static void fatal(metsd *d)
 {
@@ -160,7 +143,7 @@ static void output_failed(metsd *d, const char *topic, const char *what, rd_kafk
 {
     d->failed++;
     mets_counter_inc(d->m_failed, 0);
-    say(LOG_ERR, "%s to %s failed: %s", what, topic, rd_kafka_err2str(e));
+    mets_log(LOG_ERR, "%s to %s failed: %s", what, topic, rd_kafka_err2str(e));
     if (d->eos)
         d->failed_in_txn = true;
     else
@@ -185,7 +168,7 @@ static void produce(metsd *d, const char *topic, int32_t partition, const void *
     if (d->eos && !d->in_txn) {
         rd_kafka_error_t *e = rd_kafka_begin_transaction(d->producer);
         if (e) { /* only a fatal or state error can fail it */
-            say(LOG_CRIT, "transaction begin: %s", rd_kafka_error_string(e));
+            mets_log(LOG_CRIT, "transaction begin: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
             fatal(d);
         } else {
@@ -291,14 +274,14 @@ static void publish(metsd *d, mets_batch *b)
     double t0 = mets_monotonic_s();
     mets_histogram_observe(d->m_stage, STAGE_ENCODE, b->scored - b->submitted);
     if (b->rc) { /* a bug, not bad input: restart and redo from the last commit */
-        say(LOG_CRIT, "scoring: %s", b->err.msg);
+        mets_log(LOG_CRIT, "scoring: %s", b->err.msg);
         fatal(d);
         return;
     }
     mets_err err;
     for (int i = 0; i < b->n; i++)
         if (publish_window(d, b, i, &err)) { /* no bad input fails here: the restart redoes the window */
-            say(LOG_CRIT, "publishing a window of %s: %s", b->meta[i].stream_id, err.msg);
+            mets_log(LOG_CRIT, "publishing a window of %s: %s", b->meta[i].stream_id, err.msg);
             fatal(d);
             return;
         }
@@ -362,7 +345,7 @@ static void dead_letter(metsd *d, const rd_kafka_message_t *m, mets_frame_reason
     mets_err err;
     if (mets_output_dead_letter(m->payload, m->len, rd_kafka_topic_name(m->rkt), m->partition, m->offset, why, text,
                                 &bytes, &len, &err)) {
-        say(LOG_CRIT, "dead letter of partition %d offset %lld: %s", m->partition, (long long)m->offset, err.msg);
+        mets_log(LOG_CRIT, "dead letter of partition %d offset %lld: %s", m->partition, (long long)m->offset, err.msg);
         fatal(d);
         return;
     }
@@ -396,7 +379,7 @@ static void handle_frame(metsd *d, mets_recovery *r, const rd_kafka_message_t *m
                                 d->cur_ts_ms * 1000, m->offset, &feed, &err) ||
             (is_new && mets_recovery_current(r, d->frame.stream_id) &&
              signal_back(d, r, d->frame.stream_id, d->frame.t0_us, d->cur_ts_ms, &err) < 0)) {
-            say(LOG_CRIT, "%s", err.msg);
+            mets_log(LOG_CRIT, "%s", err.msg);
             fatal(d);
             return;
         }
@@ -436,7 +419,7 @@ static void declare_silent(metsd *d, mets_recovery *r)
     loss_ctx lc = {d, {0}};
     drain(d);
     if (mets_recovery_silent(r, on_silent, &lc)) {
-        say(LOG_CRIT, "signal loss: %s", lc.err.msg);
+        mets_log(LOG_CRIT, "signal loss: %s", lc.err.msg);
         fatal(d);
     }
 }
@@ -450,7 +433,7 @@ static void handle(metsd *d, const rd_kafka_message_t *m)
 {
     mets_recovery *r = m->partition < d->nparts ? d->rec[m->partition] : NULL;
     if (!r) {
-        say(LOG_WARNING, "a frame of partition %d, which is not assigned: skipped", m->partition);
+        mets_log(LOG_WARNING, "a frame of partition %d, which is not assigned: skipped", m->partition);
         return;
     }
     rd_kafka_timestamp_type_t tstype;
@@ -503,7 +486,7 @@ static int read_state_pass(metsd *d, const rd_kafka_topic_partition_list_t *part
     rd_kafka_resp_err_t e = rd_kafka_assign(d->state_reader, sl);
     rd_kafka_topic_partition_list_destroy(sl);
     if (e) {
-        say(LOG_ERR, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_err2str(e));
+        mets_log(LOG_ERR, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_err2str(e));
         return -1;
     }
     int left = parts->cnt, rc = 0;
@@ -515,7 +498,7 @@ static int read_state_pass(metsd *d, const rd_kafka_topic_partition_list_t *part
         rd_kafka_message_t *m = rd_kafka_consumer_poll(d->state_reader, 200);
         if (!m) {
             if (mets_monotonic_s() > deadline) {
-                say(LOG_ERR, "state topic %s: not read to its end within %d s", d->cfg.kafka.topics.state,
+                mets_log(LOG_ERR, "state topic %s: not read to its end within %d s", d->cfg.kafka.topics.state,
                     STATE_READ_TIMEOUT_S);
                 rc = -1;
             }
@@ -532,13 +515,13 @@ static int read_state_pass(metsd *d, const rd_kafka_topic_partition_list_t *part
                     *unstable = true;
             }
         } else if (m->err) {
-            say(LOG_ERR, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_message_errstr(m));
+            mets_log(LOG_ERR, "state topic %s: %s", d->cfg.kafka.topics.state, rd_kafka_message_errstr(m));
             rc = -1;
         } else if (m->partition < d->nparts && d->rec[m->partition]) {
             mets_err err;
             ++*records;
             if (mets_recovery_restore(d->rec[m->partition], d->alerter, m->key, m->key_len, m->payload, m->len, &err))
-                say(LOG_WARNING, "state partition %d offset %lld: %s", m->partition, (long long)m->offset, err.msg);
+                mets_log(LOG_WARNING, "state partition %d offset %lld: %s", m->partition, (long long)m->offset, err.msg);
         }
         rd_kafka_message_destroy(m);
     }
@@ -556,15 +539,15 @@ static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
     bool unstable;
     while (!(rc = read_state_pass(d, parts, deadline, &records, &unstable)) && unstable) {
         if (mets_monotonic_s() > deadline) {
-            say(LOG_ERR, "state topic %s: a transaction still unsettled after %d s", d->cfg.kafka.topics.state,
+            mets_log(LOG_ERR, "state topic %s: a transaction still unsettled after %d s", d->cfg.kafka.topics.state,
                 STATE_READ_TIMEOUT_S);
             return -1;
         }
-        say(LOG_INFO, "state topic %s: a transaction is not settled yet: reading it again", d->cfg.kafka.topics.state);
+        mets_log(LOG_INFO, "state topic %s: a transaction is not settled yet: reading it again", d->cfg.kafka.topics.state);
         usleep(100000);
     }
     if (!rc)
-        say(LOG_INFO, "restored %d state records for %d partitions", records, parts->cnt);
+        mets_log(LOG_INFO, "restored %d state records for %d partitions", records, parts->cnt);
     return rc;
 }
 
@@ -602,7 +585,7 @@ static int parts_open(metsd *d, rd_kafka_topic_partition_list_t *parts)
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         tp->offset = mets_recovery_start_offset(d->rec[tp->partition], tp->offset);
-        say(LOG_INFO, "partition %d: reading from offset %lld", tp->partition, (long long)tp->offset);
+        mets_log(LOG_INFO, "partition %d: reading from offset %lld", tp->partition, (long long)tp->offset);
     }
     return 0;
 }
@@ -632,12 +615,12 @@ static void rewind_all(metsd *d)
         if (l->elems[i].offset < 0) /* nothing committed yet: from the start, as auto.offset.reset says */
             l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
     if (rc || (e = rd_kafka_seek_partitions(d->consumer, l, KAFKA_TIMEOUT_MS))) {
-        say(LOG_CRIT, "rewinding after an abort failed%s%s", e ? ": " : "", e ? rd_kafka_error_string(e) : "");
+        mets_log(LOG_CRIT, "rewinding after an abort failed%s%s", e ? ": " : "", e ? rd_kafka_error_string(e) : "");
         fatal(d);
     }
     for (int i = 0; i < l->cnt && !e; i++)
         if (l->elems[i].err)
-            say(LOG_ERR, "rewinding partition %d: %s", l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
+            mets_log(LOG_ERR, "rewinding partition %d: %s", l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
     if (e)
         rd_kafka_error_destroy(e);
     rd_kafka_topic_partition_list_destroy(l);
@@ -649,7 +632,7 @@ static void rewind_all(metsd *d)
  * systemd to restart; anything else aborts the transaction and rewinds. Returns false. */
 static bool txn_failed(metsd *d, rd_kafka_error_t *e, const char *what)
 {
-    say(LOG_ERR, "transaction %s: %s", what, rd_kafka_error_string(e));
+    mets_log(LOG_ERR, "transaction %s: %s", what, rd_kafka_error_string(e));
     bool is_fatal = rd_kafka_error_is_fatal(e);
     rd_kafka_error_destroy(e);
     if (is_fatal) {
@@ -658,7 +641,7 @@ static bool txn_failed(metsd *d, rd_kafka_error_t *e, const char *what)
     }
     drain(d); /* nothing may be in flight while the partitions rewind */
     if (d->in_txn && (e = rd_kafka_abort_transaction(d->producer, KAFKA_TIMEOUT_MS))) {
-        say(LOG_CRIT, "transaction abort: %s", rd_kafka_error_string(e));
+        mets_log(LOG_CRIT, "transaction abort: %s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
         fatal(d);
         return false;
@@ -707,7 +690,7 @@ static bool txn_commit(metsd *d, rd_kafka_topic_partition_list_t *offsets)
             e = rd_kafka_commit_transaction(d->producer, KAFKA_TIMEOUT_MS);
         if (!e || !rd_kafka_error_is_retriable(e))
             break;
-        say(LOG_WARNING, "transaction commit: %s: retrying", rd_kafka_error_string(e));
+        mets_log(LOG_WARNING, "transaction commit: %s: retrying", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
         e = NULL;
     }
@@ -804,10 +787,10 @@ static bool alo_delivered(metsd *d, const char *what)
     if (!e && !d->undelivered)
         return true;
     if (e)
-        say(LOG_ERR, "%s not delivered within %d s: redoing the work since the last commit", what,
+        mets_log(LOG_ERR, "%s not delivered within %d s: redoing the work since the last commit", what,
             KAFKA_TIMEOUT_MS / 1000);
     else
-        say(LOG_ERR, "%ld %s not delivered: redoing the work since the last commit", d->undelivered, what);
+        mets_log(LOG_ERR, "%ld %s not delivered: redoing the work since the last commit", d->undelivered, what);
     d->undelivered = 0, d->redoing = true;
     if (!d->revoking) /* revoked partitions are the next owner's to redo */
         rewind_all(d);
@@ -821,7 +804,7 @@ static bool alo_commit(metsd *d, const rd_kafka_topic_partition_list_t *offsets)
         return false;
     rd_kafka_resp_err_t e = rd_kafka_commit(d->consumer, offsets, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-        say(LOG_WARNING, "commit: %s", rd_kafka_err2str(e)); /* the next commit takes these offsets along */
+        mets_log(LOG_WARNING, "commit: %s", rd_kafka_err2str(e)); /* the next commit takes these offsets along */
         return false;
     }
     return true;
@@ -858,7 +841,7 @@ static void commit(metsd *d)
     for (int32_t p = 0; p < d->nparts && !d->exit_code; p++) {
         d->cur_part = p;
         if (d->rec[p] && mets_recovery_checkpoint(d->rec[p], d->alerter, state_sink, d, &err)) {
-            say(LOG_CRIT, "%s", err.msg);
+            mets_log(LOG_CRIT, "%s", err.msg);
             fatal(d);
         }
     }
@@ -891,11 +874,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic
     if (why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         rd_kafka_committed(rk, parts, KAFKA_TIMEOUT_MS);
         if (parts_open(d, parts)) {
-            say(LOG_CRIT, "could not restore the state of the assigned partitions");
+            mets_log(LOG_CRIT, "could not restore the state of the assigned partitions");
             fatal(d);
         }
         rd_kafka_assign(rk, parts);
-        say(LOG_INFO, "assigned %d partition%s", parts->cnt, parts->cnt == 1 ? "" : "s");
+        mets_log(LOG_INFO, "assigned %d partition%s", parts->cnt, parts->cnt == 1 ? "" : "s");
         return;
     }
     d->revoking = true;
@@ -904,7 +887,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic
     for (int i = 0; i < parts->cnt; i++)
         part_close(d, parts->elems[i].partition);
     rd_kafka_assign(rk, NULL);
-    say(LOG_INFO, "revoked %d partition%s", parts->cnt, parts->cnt == 1 ? "" : "s");
+    mets_log(LOG_INFO, "revoked %d partition%s", parts->cnt, parts->cnt == 1 ? "" : "s");
 }
 
 /* ---- set-up ---- */
@@ -947,7 +930,7 @@ static int partition_count(rd_kafka_t *rk, const char *topic)
     if (!e && md->topic_cnt == 1 && !md->topics[0].err)
         n = md->topics[0].partition_cnt;
     else
-        say(LOG_ERR, "topic %s: %s", topic, rd_kafka_err2str(e ? e : md->topics[0].err));
+        mets_log(LOG_ERR, "topic %s: %s", topic, rd_kafka_err2str(e ? e : md->topics[0].err));
     if (md)
         rd_kafka_metadata_destroy(md);
     if (t)
@@ -1006,7 +989,7 @@ static int open_kafka(metsd *d, const char *instance)
         !(d->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr)) ||
         !(d->state_reader = rd_kafka_new(RD_KAFKA_CONSUMER, rc, errstr, sizeof errstr)) ||
         !(d->clock = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof errstr))) {
-        say(LOG_ERR, "kafka: %s", errstr);
+        mets_log(LOG_ERR, "kafka: %s", errstr);
         return -1;
     }
     rd_kafka_poll_set_consumer(d->consumer);
@@ -1016,7 +999,7 @@ static int open_kafka(metsd *d, const char *instance)
     if (nframes < 0 || nstate < 0)
         return -1;
     if (nstate != nframes) {
-        say(LOG_ERR,
+        mets_log(LOG_ERR,
             "the state topic %s has %d partitions, the frames topic %s %d: they must be equal (state partition "
             "p holds the state of frames partition p); create %s with %d partitions and cleanup.policy=compact",
             d->cfg.kafka.topics.state, nstate, d->cfg.kafka.topics.frames, nframes, d->cfg.kafka.topics.state, nframes);
@@ -1027,7 +1010,7 @@ static int open_kafka(metsd *d, const char *instance)
     if (d->eos) {
         rd_kafka_error_t *e = rd_kafka_init_transactions(d->producer, KAFKA_TIMEOUT_MS);
         if (e) {
-            say(LOG_ERR, "transactions (transactional.id %s): %s", txn_id, rd_kafka_error_string(e));
+            mets_log(LOG_ERR, "transactions (transactional.id %s): %s", txn_id, rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
             return -1;
         }
@@ -1037,9 +1020,9 @@ static int open_kafka(metsd *d, const char *instance)
     rd_kafka_resp_err_t e = rd_kafka_subscribe(d->consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e)
-        say(LOG_ERR, "subscribe to %s: %s", d->cfg.kafka.topics.frames, rd_kafka_err2str(e));
+        mets_log(LOG_ERR, "subscribe to %s: %s", d->cfg.kafka.topics.frames, rd_kafka_err2str(e));
     else
-        say(LOG_INFO, "%s as %s, %d partitions", d->eos ? "exactly-once" : "at-least-once", txn_id, nframes);
+        mets_log(LOG_INFO, "%s as %s, %d partitions", d->eos ? "exactly-once" : "at-least-once", txn_id, nframes);
     return e ? -1 : 0;
 }
 
@@ -1272,7 +1255,7 @@ static int open_metrics(metsd *d, mets_err *err)
         return 0;
     if (!(d->http = mets_metrics_server_start(m, d->cfg.metrics.listen, healthy, d, err)))
         return err->code;
-    say(LOG_INFO, "metrics on port %d: /metrics, /healthz", mets_metrics_server_port(d->http));
+    mets_log(LOG_INFO, "metrics on port %d: /metrics, /healthz", mets_metrics_server_port(d->http));
     return 0;
 }
 
@@ -1335,14 +1318,14 @@ static void reload(metsd *d, const char *path)
     mets_err err;
     if (mets_config_load(path, &cfg, &err) || mets_config_check_files(&cfg, &err) ||
         !(labels = mets_labels_load(cfg.models.labels, &err)) || !(bank = mets_promptbank_new(labels, d->te, d->enc, &err))) {
-        say(LOG_WARNING, "reload failed, keeping the running configuration: %s", err.msg);
+        mets_log(LOG_WARNING, "reload failed, keeping the running configuration: %s", err.msg);
         mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
     override(d, &cfg);
     const char *restart = mets_config_restart_key(&d->cfg, &cfg);
     if (restart) {
-        say(LOG_WARNING, "reload refused, keeping the running configuration: %s: %s changed, which takes a restart",
+        mets_log(LOG_WARNING, "reload refused, keeping the running configuration: %s: %s changed, which takes a restart",
             path, restart);
         mets_counter_inc(d->m_reloads, 1);
         goto out;
@@ -1355,13 +1338,13 @@ static void reload(metsd *d, const char *path)
     if (prompt_version(labels, prompts, &err) ||
         (restart_alerts && !(alerter = new_alerter(&cfg, labels, d->model_version, prompts, &err))) ||
         (!restart_alerts && mets_alerter_set_prompt_set_version(d->alerter, prompts, &err))) {
-        say(LOG_WARNING, "reload failed, keeping the running configuration: %s", err.msg);
+        mets_log(LOG_WARNING, "reload failed, keeping the running configuration: %s", err.msg);
         mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
     drain(d); /* windows gathered so far are scored with the prompts they came in under */
     if (mets_workers_set_bank(d->workers, bank, &err)) {
-        say(LOG_WARNING, "reload failed, keeping the running configuration: %s", err.msg);
+        mets_log(LOG_WARNING, "reload failed, keeping the running configuration: %s", err.msg);
         mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
@@ -1375,7 +1358,7 @@ static void reload(metsd *d, const char *path)
         if (size_events(d, &err) || !names ||
             mets_metrics_relabel_gauge(d->metrics, d->m_raised, (const char *const *)names,
                                        mets_alerter_max_events(d->alerter), &err)) {
-            say(LOG_CRIT, "reload: %s", names ? err.msg : "out of memory");
+            mets_log(LOG_CRIT, "reload: %s", names ? err.msg : "out of memory");
             fatal(d); /* the alerter is swapped already: a restart starts from the new configuration whole */
         }
         free_names(names, d->alerter);
@@ -1386,7 +1369,7 @@ static void reload(metsd *d, const char *path)
     char *labels_path = d->cfg.models.labels;
     d->cfg.models.labels = cfg.models.labels, cfg.models.labels = labels_path;
     mets_counter_inc(d->m_reloads, 0);
-    say(LOG_INFO, "reloaded %s: %d labels, %d prompts (%s)%s", path, d->labels->nlabels, d->labels->nprompts,
+    mets_log(LOG_INFO, "reloaded %s: %d labels, %d prompts (%s)%s", path, d->labels->nlabels, d->labels->nprompts,
         d->prompt_set_version, restart_alerts ? "; label set or alert policies changed: alert state starts over" : "");
 out:
     mets_alerter_free(alerter);
@@ -1450,7 +1433,7 @@ static void run(metsd *d, const char *path)
         if (m && !m->err)
             handle(d, m);
         else if (m && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            say(LOG_WARNING, "consume: %s", rd_kafka_message_errstr(m));
+            mets_log(LOG_WARNING, "consume: %s", rd_kafka_message_errstr(m));
         if (m)
             rd_kafka_message_destroy(m);
         else
@@ -1502,11 +1485,11 @@ int main(int argc, char **argv)
     mets_err err;
     char host[256] = "metsd";
     if (mets_config_load(path, &d.cfg, &err) || mets_config_check_files(&d.cfg, &err)) {
-        say(LOG_ERR, "%s", err.msg);
+        mets_log(LOG_ERR, "%s", err.msg);
         close_all(&d);
         return 1;
     }
-    log_level = d.cfg.log.level;
+    mets_log_init("metsd", d.cfg.log.level);
     d.eos = d.cfg.delivery.mode == METS_DELIVERY_EXACTLY_ONCE;
     d.bootstrap = bootstrap && *bootstrap ? bootstrap : NULL;
     override(&d, &d.cfg);
@@ -1517,27 +1500,27 @@ int main(int argc, char **argv)
         instance = host;
     }
     if (open_pipeline(&d, &err)) {
-        say(LOG_ERR, "%s", err.msg);
+        mets_log(LOG_ERR, "%s", err.msg);
         close_all(&d);
         return 1;
     }
     signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
     int rc = open_metrics(&d, &err);
     if (rc)
-        say(LOG_ERR, "%s", err.msg);
+        mets_log(LOG_ERR, "%s", err.msg);
     else if (!(rc = open_kafka(&d, instance)) && (rc = open_lag_metric(&d, &err)))
-        say(LOG_ERR, "%s", err.msg);
+        mets_log(LOG_ERR, "%s", err.msg);
     if (rc) {
         close_all(&d);
         return 1;
     }
     sd_notifyf(0, "READY=1\nSTATUS=consuming %s", d.cfg.kafka.topics.frames);
-    say(LOG_INFO, "consuming %s from %s as group %s; %d labels, %d encoder threads; model %s %s, prompts %s",
+    mets_log(LOG_INFO, "consuming %s from %s as group %s; %d labels, %d encoder threads; model %s %s, prompts %s",
         d.cfg.kafka.topics.frames, d.cfg.kafka.bootstrap_servers, d.cfg.kafka.group_id, d.labels->nlabels,
         d.cfg.pipeline.workers, d.model_id, d.model_version, d.prompt_set_version);
     run(&d, path);
     sd_notify(0, "STOPPING=1");
-    say(LOG_INFO, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries (redone)",
+    mets_log(LOG_INFO, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries (redone)",
         d.frames, d.dead, d.windows, d.alerts, d.failed);
     int code = d.exit_code; /* a failed delivery was redone: not a failure of the process */
     close_all(&d);

@@ -1,5 +1,5 @@
-/* libFuzzer target for the metsd config loader (daemon/config.c): any bytes must give a valid config or a
- * clear error, never a crash, a leak or undefined behaviour. */
+/* libFuzzer target for the config loader (daemon/config.c), as metsd's and as mets pcd's: any bytes must give
+ * a valid config or a clear error, never a crash, a leak or undefined behaviour. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -17,10 +17,31 @@ static int resolved(const char *path)
     return path && (path[0] == '/' || !strncmp(path, "conf/", 5));
 }
 
+/* Each event code has four non-empty parts without another HL7 delimiter. */
+static void check_pcd(const uint8_t *data, size_t size)
+{
+    mets_pcd_config c;
+    mets_err err;
+    if (mets_pcd_config_parse((const char *)data, size, "conf/fuzz.yaml", &c, &err))
+        return;
+    if (!c.manager.address || c.manager.retry_min_s > c.manager.retry_max_s)
+        __builtin_trap();
+    for (int i = 0; i < c.hl7.events.n; i++) {
+        const char *v = c.hl7.events.items[i].value;
+        int parts = 1;
+        for (const char *p = v; *p; p++)
+            parts += *p == '^';
+        if (parts != 4 || strpbrk(v, "|~\\&") || !strchr(c.hl7.events.items[i].key, '/'))
+            __builtin_trap();
+    }
+    mets_pcd_config_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     mets_config c;
     mets_err err;
+    check_pcd(data, size);
     if (mets_config_parse((const char *)data, size, "conf/fuzz.yaml", &c, &err))
         return 0;
     if (!c.kafka.bootstrap_servers || !resolved(c.models.ecg) || !resolved(c.models.text) ||

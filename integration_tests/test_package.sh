@@ -23,10 +23,14 @@ files=$(dpkg -L mets | while read -r f; do if [ -f "$f" ]; then echo "$f"; fi; d
 echo "installed $(basename "$deb"): $(echo "$files" | wc -l) files; depends: $(dpkg-query -W -f='${Depends}' mets)"
 
 /usr/bin/metsd --check-config /etc/mets/metsd.yaml >"$work/check.log" 2>&1 || fail "check-config: $(cat "$work/check.log")"
+/usr/bin/mets pcd --check-config /etc/mets/pcd.yaml >"$work/check.log" 2>&1 || fail "pcd: $(cat "$work/check.log")"
 if command -v systemd-analyze >/dev/null; then
-  systemd-analyze security --offline=true --threshold=20 /lib/systemd/system/metsd@.service >"$work/sec.log" 2>&1 \
-    || fail "the installed unit: $(tail -n 1 "$work/sec.log")"
-  grep -q '^ExecStart=/usr/bin/metsd ' /lib/systemd/system/metsd@.service || fail "the unit's ExecStart"
+  for unit in metsd@.service mets-pcd.service; do
+    systemd-analyze security --offline=true --threshold=20 "/lib/systemd/system/$unit" >"$work/sec.log" 2>&1 \
+      || fail "the installed $unit: $(tail -n 1 "$work/sec.log")"
+  done
+  grep -q '^ExecStart=/usr/bin/metsd ' /lib/systemd/system/metsd@.service || fail "metsd@'s ExecStart"
+  grep -q '^ExecStart=/usr/bin/mets pcd /etc/mets/pcd.yaml$' /lib/systemd/system/mets-pcd.service || fail "mets-pcd's ExecStart"
 fi
 
 # The demo on the installed files.

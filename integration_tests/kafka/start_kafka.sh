@@ -30,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
-lib=$("$here/resolve.sh")
+lib=$("$here/../resolve_jars.sh" kafka)
 # Small heaps: three nodes, metsd and the tests share 2 cores and a few GiB.
 heap=$([ "$nodes" -gt 1 ] || [ -n "$restart" ] && echo 256m || echo 512m)
 java_opts=(-Xmx"$heap" -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
