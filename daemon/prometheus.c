@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 
 #include "err.h"
+#include "netaddr.h"
 
 enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM, KIND_COLLECTOR };
 static const char *const kind_names[] = {"counter", "gauge", "histogram"};
@@ -559,30 +560,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return metrics ? serve_metrics(s, conn) : serve_health(s, conn);
 }
 
-/* "host:port", "[v6]:port" or ":port" (every interface) into a socket address. */
-static int parse_listen(const char *host_port, struct addrinfo **ai, mets_err *err)
-{
-    const char *colon = host_port ? strrchr(host_port, ':') : NULL;
-    char *end;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || !isdigit((unsigned char)colon[1]) || *end || port > 65535)
-        return mets_err_set(err, METS_EINVAL, "metrics.listen '%s': expected host:port", host_port ? host_port : "");
-    const char *host = host_port;
-    size_t n = (size_t)(colon - host_port);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
-        host++, n -= 2;
-    char name[256];
-    if (n >= sizeof name)
-        return mets_err_set(err, METS_EINVAL, "metrics.listen '%s': host name too long", host_port);
-    memcpy(name, host, n);
-    name[n] = '\0';
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    int rc = getaddrinfo(n ? name : NULL, colon + 1, &hints, ai);
-    if (rc)
-        return mets_err_set(err, METS_EINVAL, "metrics.listen '%s': %s", host_port, gai_strerror(rc));
-    return 0;
-}
-
 static struct MHD_Daemon *start_daemon(mets_metrics_server *s, const struct addrinfo *ai)
 {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
@@ -598,7 +575,7 @@ mets_metrics_server *mets_metrics_server_start(mets_metrics *m, const char *host
                                                void *ctx, mets_err *err)
 {
     struct addrinfo *ai;
-    if (parse_listen(host_port, &ai, err))
+    if (mets_listen_address("metrics.listen", host_port, &ai, err))
         return NULL;
     mets_metrics_server *s = calloc(1, sizeof *s);
     if (!s) {

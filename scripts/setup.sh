@@ -83,7 +83,20 @@ install_promtool() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 }
 
+# A real browser for test_station: Debian's Chromium, its chromedriver and Selenium's Python bindings (for
+# Debian's /usr/bin/python3), without their recommends; fonts for the screenshot.
+install_browser() {
+  local missing=()
+  for p in chromium chromium-driver python3-selenium fonts-dejavu-core; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 install_packages
+install_browser
 build
 convert_minilm
 resolve_jars

@@ -15,6 +15,7 @@ int mets_cmd_replay(int argc, char **argv);
 int mets_cmd_tail(int argc, char **argv);
 int mets_cmd_plot(int argc, char **argv);
 int mets_cmd_pcd(int argc, char **argv);
+int mets_cmd_station(int argc, char **argv);
 
 /* The frozen language model: -m, else $METS_TEXT_MODEL, else where set-up converts it. */
 const char *mets_cli_text_model(const char *flag);

@@ -20,6 +20,7 @@ static const struct {
     {"replay", mets_cmd_replay, "publish WFDB records as EcgFrames to Kafka, at real-time pace or faster"},
     {"tail", mets_cmd_tail, "print alerts, embeddings or dead letters from Kafka as JSON lines"},
     {"plot", mets_cmd_plot, "draw an alert: the ECG strip on paper with its zero-shot scores (SVG or PNG)"},
+    {"station", mets_cmd_station, "a live central-station page of the ward, served over HTTP"},
     {"pcd", mets_cmd_pcd, "send alerts to an alert manager as IHE PCD-04 (HL7 v2 ORU^R40 over MLLP)"},
 };
 
