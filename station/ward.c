@@ -295,7 +295,8 @@ char *mets_ward_json(mets_ward *w)
     json_t *beds = json_array();
     for (int i = 0; beds && i < w->nbeds; i++) {
         bed *b = w->beds[i];
-        qsort(b->current, (size_t)b->ncurrent, sizeof *b->current, by_urgency);
+        if (b->ncurrent > 1)
+            qsort(b->current, (size_t)b->ncurrent, sizeof *b->current, by_urgency);
         json_t *alerts = json_array();
         for (int k = 0; alerts && k < b->ncurrent; k++)
             json_array_append_new(alerts, event_json(&b->current[k], false));
