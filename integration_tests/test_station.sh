@@ -42,10 +42,14 @@ try:
         replays.append(subprocess.Popen([mets, "replay", "-q", "--bootstrap", bootstrap, "-x", "5", *args,
                                          "demo/mitdb_201_demo"]))
 
+    bed03_af = []  # bed-03 plays sinus rhythm: looked at whenever the test waits
+
     def wait(what, cond, timeout=90):
         end = time.time() + timeout
         while time.time() < end:
             try:
+                if driver.find_elements(By.CSS_SELECTOR, '.tile[data-bed="bed-03"] li[data-label="AFIB"]'):
+                    bed03_af.append(time.time())
                 if cond():
                     return
             except Exception:
@@ -72,8 +76,8 @@ try:
     wait("the AF alert of bed-12 cleared", lambda: not driver.execute_script(read, af))
     for r in replays:
         assert r.wait(timeout=120) == 0, "a replay failed"
-    wait("bed-03 never alarmed", lambda: True)
-    assert not driver.find_elements(By.CSS_SELECTOR, '.tile[data-bed="bed-03"] li[data-label="AFIB"]')
+    wait("the last look at bed-03", lambda: True)
+    assert not bed03_af, "AF on bed-03's tile, which plays sinus rhythm"
 
     # bed-12's page: the raise and the clear, and the figure of the alert.
     href = driver.find_element(By.CSS_SELECTOR, '.tile[data-bed="bed-12"] .bed a').get_attribute("href")
