@@ -136,7 +136,10 @@ settle_and_compare() {
   eos_dump ref
   eos_dump bf
   no_open_transactions bf
-  [ -n "${METS_BROKER_FAULTS_KEEP:-}" ] && cp -r "$work/ref" "$work/bf" "$work"/*.log "$METS_BROKER_FAULTS_KEEP"/
+  if [ -n "${METS_BROKER_FAULTS_KEEP:-}" ]; then
+    mkdir -p "$METS_BROKER_FAULTS_KEEP"
+    cp -r "$work/ref" "$work/bf" "$work"/*.log "$METS_BROKER_FAULTS_KEEP"/
+  fi
   echo "metsd exits under the faults: $(sort "$work/bf.exits" | uniq -c | tr '\n' ' ')"
   python3 "$(dirname "${BASH_SOURCE[0]}")/compare_outputs.py" "$@" "$work/ref" "$work/bf" || fail "the outputs differ"
 }
