@@ -52,7 +52,9 @@
 #include "frame.h"
 #include "labels.h"
 #include "log.h"
+#include "mets.pb-c.h"
 #include "output.h"
+#include "pbjson.h"
 #include "prometheus.h"
 #include "recovery.h"
 #include "window.h"
@@ -189,18 +191,19 @@ static void produce(metsd *d, const char *topic, int32_t partition, const void *
     }
 }
 
-static void print_alert(const mets_alert_event *e)
+/* --print-alerts: the Alert as produced, in mets tail's JSON (without the Kafka coordinates). */
+static void print_alert(const uint8_t *bytes, size_t len)
 {
-    static const char *const states[] = {"", "raised", "updated", "cleared"};
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:I, s:b, s:b}", "alert_id", e->id, "stream_id",
-                          e->stream_id, "group", e->group, "label", e->label, "state", states[e->state],
-                          "probability", (double)e->probability, "onset_us", (json_int_t)e->onset_us,
-                          "window_end_us", (json_int_t)e->window_end_us, "technical", e->technical, "stale",
-                          e->stale);
-    json_dumpf(j, stdout, JSON_COMPACT | JSON_REAL_PRECISION(4));
-    putchar('\n');
-    fflush(stdout);
+    Mets__V1__Alert *a = mets__v1__alert__unpack(NULL, len, bytes);
+    json_t *j = a ? mets_pbjson_message(&a->base, 0) : NULL;
+    if (j) {
+        json_dumpf(j, stdout, JSON_COMPACT | METS_PBJSON_REAL_PRECISION);
+        putchar('\n');
+        fflush(stdout);
+    }
     json_decref(j);
+    if (a)
+        mets__v1__alert__free_unpacked(a, NULL);
 }
 
 static unsigned tech_bits(unsigned flags)
@@ -225,9 +228,9 @@ static int send_events(metsd *d, int n, int64_t frame_ts_ms, mets_err *err)
         size_t len;
         if (mets_output_alert(e, &bytes, &len, err))
             return err->code;
-        produce(d, d->cfg.kafka.topics.alerts, RD_KAFKA_PARTITION_UA, e->stream_id, strlen(e->stream_id), bytes, len);
         if (d->print_alerts)
-            print_alert(e);
+            print_alert(bytes, len);
+        produce(d, d->cfg.kafka.topics.alerts, RD_KAFKA_PARTITION_UA, e->stream_id, strlen(e->stream_id), bytes, len);
         mets_counter_inc(d->m_alerts, e->state - 1);
         if (frame_ts_ms >= 0)
             mets_histogram_observe(d->m_latency, LATENCY_ALERT, (double)(mets_wall_ms() - frame_ts_ms) / 1e3);
@@ -1455,7 +1458,7 @@ static const char usage_text[] =
     "  -b, --bootstrap H:P   Kafka brokers, instead of the file's kafka.bootstrap_servers ($METS_BOOTSTRAP too)\n"
     "  -i, --instance ID     this process's stable name in the group (default delivery.instance_id,\n"
     "                        $METS_INSTANCE, else the host name); the transactional.id is GROUP-ID\n"
-    "      --print-alerts    also print every alert as a JSON line on stdout\n"
+    "      --print-alerts    also print every alert as a JSON line on stdout, as mets tail does\n"
     "      --check-config    load and check the configuration and the files it names, then exit\n";
 
 int main(int argc, char **argv)

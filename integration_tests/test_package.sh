@@ -45,7 +45,7 @@ timeout 120 "$METS" replay -q --bootstrap "$bootstrap" -x 20 -s bed-12 /usr/shar
   || fail "the installed mets replay"
 for _ in $(seq 60); do grep -q '"state":"raised"' "$work/alerts.jsonl" && break; sleep 0.5; done
 raised=$(grep '"state":"raised"' "$work/alerts.jsonl" | python3 -c 'import json, sys
-print(" ".join(sorted({a["group"] + "/" + a["label"] for a in map(json.loads, sys.stdin)})))')
+print(" ".join(sorted({a["label_group"] + "/" + a["label"] for a in map(json.loads, sys.stdin)})))')
 [ -n "$raised" ] || fail "the demo raised no alert"
 echo "demo on the installed binaries: raised $raised"
 
