@@ -502,7 +502,7 @@ static int read_state_pass(metsd *d, const rd_kafka_topic_partition_list_t *part
         if (!m) {
             if (mets_monotonic_s() > deadline) {
                 mets_log(LOG_ERR, "state topic %s: not read to its end within %d s", d->cfg.kafka.topics.state,
-                    STATE_READ_TIMEOUT_S);
+                         STATE_READ_TIMEOUT_S);
                 rc = -1;
             }
             continue;
@@ -524,7 +524,8 @@ static int read_state_pass(metsd *d, const rd_kafka_topic_partition_list_t *part
             mets_err err;
             ++*records;
             if (mets_recovery_restore(d->rec[m->partition], d->alerter, m->key, m->key_len, m->payload, m->len, &err))
-                mets_log(LOG_WARNING, "state partition %d offset %lld: %s", m->partition, (long long)m->offset, err.msg);
+                mets_log(LOG_WARNING, "state partition %d offset %lld: %s", m->partition, (long long)m->offset,
+                         err.msg);
         }
         rd_kafka_message_destroy(m);
     }
@@ -543,10 +544,11 @@ static int read_state(metsd *d, const rd_kafka_topic_partition_list_t *parts)
     while (!(rc = read_state_pass(d, parts, deadline, &records, &unstable)) && unstable) {
         if (mets_monotonic_s() > deadline) {
             mets_log(LOG_ERR, "state topic %s: a transaction still unsettled after %d s", d->cfg.kafka.topics.state,
-                STATE_READ_TIMEOUT_S);
+                     STATE_READ_TIMEOUT_S);
             return -1;
         }
-        mets_log(LOG_INFO, "state topic %s: a transaction is not settled yet: reading it again", d->cfg.kafka.topics.state);
+        mets_log(LOG_INFO, "state topic %s: a transaction is not settled yet: reading it again",
+                 d->cfg.kafka.topics.state);
         usleep(100000);
     }
     if (!rc)
@@ -791,7 +793,7 @@ static bool alo_delivered(metsd *d, const char *what)
         return true;
     if (e)
         mets_log(LOG_ERR, "%s not delivered within %d s: redoing the work since the last commit", what,
-            KAFKA_TIMEOUT_MS / 1000);
+                 KAFKA_TIMEOUT_MS / 1000);
     else
         mets_log(LOG_ERR, "%ld %s not delivered: redoing the work since the last commit", d->undelivered, what);
     d->undelivered = 0, d->redoing = true;
@@ -1003,9 +1005,10 @@ static int open_kafka(metsd *d, const char *instance)
         return -1;
     if (nstate != nframes) {
         mets_log(LOG_ERR,
-            "the state topic %s has %d partitions, the frames topic %s %d: they must be equal (state partition "
-            "p holds the state of frames partition p); create %s with %d partitions and cleanup.policy=compact",
-            d->cfg.kafka.topics.state, nstate, d->cfg.kafka.topics.frames, nframes, d->cfg.kafka.topics.state, nframes);
+                 "the state topic %s has %d partitions, the frames topic %s %d: they must be equal (state partition "
+                 "p holds the state of frames partition p); create %s with %d partitions and cleanup.policy=compact",
+                 d->cfg.kafka.topics.state, nstate, d->cfg.kafka.topics.frames, nframes, d->cfg.kafka.topics.state,
+                 nframes);
         return -1;
     }
     if (grow_parts(d, nframes - 1))
@@ -1328,8 +1331,9 @@ static void reload(metsd *d, const char *path)
     override(d, &cfg);
     const char *restart = mets_config_restart_key(&d->cfg, &cfg);
     if (restart) {
-        mets_log(LOG_WARNING, "reload refused, keeping the running configuration: %s: %s changed, which takes a restart",
-            path, restart);
+        mets_log(LOG_WARNING,
+                 "reload refused, keeping the running configuration: %s: %s changed, which takes a restart",
+                 path, restart);
         mets_counter_inc(d->m_reloads, 1);
         goto out;
     }
@@ -1373,7 +1377,8 @@ static void reload(metsd *d, const char *path)
     d->cfg.models.labels = cfg.models.labels, cfg.models.labels = labels_path;
     mets_counter_inc(d->m_reloads, 0);
     mets_log(LOG_INFO, "reloaded %s: %d labels, %d prompts (%s)%s", path, d->labels->nlabels, d->labels->nprompts,
-        d->prompt_set_version, restart_alerts ? "; label set or alert policies changed: alert state starts over" : "");
+             d->prompt_set_version,
+             restart_alerts ? "; label set or alert policies changed: alert state starts over" : "");
 out:
     mets_alerter_free(alerter);
     mets_promptbank_free(bank);
@@ -1519,12 +1524,12 @@ int main(int argc, char **argv)
     }
     sd_notifyf(0, "READY=1\nSTATUS=consuming %s", d.cfg.kafka.topics.frames);
     mets_log(LOG_INFO, "consuming %s from %s as group %s; %d labels, %d encoder threads; model %s %s, prompts %s",
-        d.cfg.kafka.topics.frames, d.cfg.kafka.bootstrap_servers, d.cfg.kafka.group_id, d.labels->nlabels,
-        d.cfg.pipeline.workers, d.model_id, d.model_version, d.prompt_set_version);
+             d.cfg.kafka.topics.frames, d.cfg.kafka.bootstrap_servers, d.cfg.kafka.group_id, d.labels->nlabels,
+             d.cfg.pipeline.workers, d.model_id, d.model_version, d.prompt_set_version);
     run(&d, path);
     sd_notify(0, "STOPPING=1");
     mets_log(LOG_INFO, "stopped: %ld frames, %ld dead letters, %ld windows, %ld alerts, %ld failed deliveries (redone)",
-        d.frames, d.dead, d.windows, d.alerts, d.failed);
+             d.frames, d.dead, d.windows, d.alerts, d.failed);
     int code = d.exit_code; /* a failed delivery was redone: not a failure of the process */
     close_all(&d);
     return code;
