@@ -136,7 +136,8 @@ void mets_ward_alert(mets_ward *w, const Mets__V1__Alert *a)
     snprintf(e.group, sizeof e.group, "%s", a->label_group);
     snprintf(e.label, sizeof e.label, "%s", a->label);
     int li = w->p.labels ? mets_labels_find(w->p.labels, a->label_group, a->label) : -1;
-    snprintf(e.text, sizeof e.text, "%s", li >= 0 ? w->p.labels->prompts[w->p.labels->labels[li].first_prompt] : a->label);
+    const char *words = li >= 0 ? w->p.labels->prompts[w->p.labels->labels[li].first_prompt] : a->label;
+    snprintf(e.text, sizeof e.text, "%s", words);
     if (li < 0)
         for (char *c = e.text; *c; c++)
             *c = *c == '_' ? ' ' : *c;
@@ -245,7 +246,8 @@ static json_t *event_json(const event *e, bool with_state)
 {
     static const char *const states[] = {"unspecified", "raised", "updated", "cleared"};
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:b, s:f, s:I}", "alert_id", e->alert_id, "group", e->group,
-                          "label", e->label, "text", e->text, "priority", e->priority, "technical", e->technical, "stale", e->stale,
+                          "label", e->label, "text", e->text, "priority", e->priority, "technical", e->technical,
+                          "stale", e->stale,
                           "probability", (double)e->probability, "onset_ms", (json_int_t)(e->onset_us / 1000));
     if (j && with_state) {
         json_object_set_new(j, "state", json_string(states[e->state >= 0 && e->state <= 3 ? e->state : 0]));
@@ -370,7 +372,8 @@ int mets_ward_plot_svg(mets_ward *w, const char *alert_id, FILE *out, mets_err *
     for (int i = 0; i < n; i++)
         mv[i] = ecg_at(b, back0 - i);
     double hz = b->hz;
-    char title[sizeof b->id + sizeof ev[0].group + sizeof ev[0].label + 4], subtitle[160], marktext[MAX_EVENTS][96], lead[sizeof b->lead];
+    char title[sizeof b->id + sizeof ev[0].group + sizeof ev[0].label + 4], subtitle[160];
+    char marktext[MAX_EVENTS][96], lead[sizeof b->lead];
     snprintf(lead, sizeof lead, "%s", b->lead);
     snprintf(title, sizeof title, "%s  %s/%s", b->id, ev[0].group, ev[0].label);
     pthread_mutex_unlock(&w->mu);

@@ -28,8 +28,8 @@ static void text_is_escaped(void)
     mets_hl7_time(m, 1714564810250000); /* 2024-05-01T12:00:10.25Z */
     size_t len;
     const char *s = mets_hl7_data(m, &len);
-    CHECK(s && !strcmp(s, "PID|||a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\X0D\\g^^^X\rMSH|^~\\&|20240501120010.250+0000\r"), "%s",
-          s);
+    CHECK(s && !strcmp(s, "PID|||a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\X0D\\g^^^X\r"
+                          "MSH|^~\\&|20240501120010.250+0000\r"), "%s", s);
     CHECK(len == strlen(s));
     CHECK(!mets_hl7_failed(m));
     mets_hl7_free(m);
@@ -74,14 +74,14 @@ static void configuration(void)
     } bad[] = {
         {"kafka: {bootstrap_servers: k:9092}\n", "conf/pcd.yaml:1:1", "missing key 'manager.address'"},
         {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575, retry_min_s: 2min}\n", "2:", "retry_min_s"},
-        {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\nhl7:\n  events: {rhythm/AFIB: \"1^A^MDC\"}\n",
-         "4:25", "four non-empty parts"},
+        {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\n"
+         "hl7:\n  events: {rhythm/AFIB: \"1^A^MDC\"}\n", "4:25", "four non-empty parts"},
         {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\nhl7:\n  events: {AFIB: \"1^A^MDC^af\"}\n",
          "4:18", "expected a key group/label"},
         {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\nhl7:\n  events: {r/A: \"1^A|B^MDC^af\"}\n",
          "4:", "'|' is an HL7 delimiter"},
-        {"kafka: {bootstrap_servers: k:9092, properties: {enable.auto.commit: 'true'}}\nmanager: {address: a:1}\n", "1:",
-         "offsets are committed once"},
+        {"kafka: {bootstrap_servers: k:9092, properties: {enable.auto.commit: 'true'}}\nmanager: {address: a:1}\n",
+         "1:", "offsets are committed once"},
         {"kafka: {bootstrap_servers: k:9092}\nmanager: {adress: acm:2575}\n", "2:", "unknown key 'manager.adress'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -170,7 +170,8 @@ static void event_codes(void)
     mets_pcd_config cfg;
     mets_err err = {0};
     CHECK(!load_pcd("kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\n"
-                    "hl7:\n  events: {rhythm/VF: \"VFIB^ventricular fibrillation^L^VF!\"}\n", &cfg, &err), "%s", err.msg);
+                    "hl7:\n  events: {rhythm/VF: \"VFIB^ventricular fibrillation^L^VF!\"}\n", &cfg, &err),
+          "%s", err.msg);
     mets_pcd_event ev;
     mets_pcd_event_code(&cfg, "rhythm", "VF", &ev); /* configured over built in */
     CHECK(!strcmp(ev.code, "VFIB") && !strcmp(ev.name, "ventricular fibrillation") && !strcmp(ev.system, "L") &&
@@ -214,7 +215,8 @@ static void *serve(void *arg)
         if (f)
             snprintf(id, sizeof id, "%.*s", (int)strcspn(f + 1, "|"), f + 1);
         char reply[512];
-        int len = snprintf(reply, sizeof reply, "\x0bMSH|^~\\&|ACM|ACM|METS|METS|1||ACK^R41^ACK|9|P|2.6\rMSA|AA|%s\r\x1c\r",
+        int len = snprintf(reply, sizeof reply,
+                           "\x0bMSH|^~\\&|ACM|ACM|METS|METS|1||ACK^R41^ACK|9|P|2.6\rMSA|AA|%s\r\x1c\r",
                            *s == 'w' ? "another" : id);
         if (*s == 'a' || *s == 'w')
             CHECK(write(fd, reply, (size_t)len) == len);

@@ -86,7 +86,8 @@ static void alerts_come_and_go(void)
     mets_ward_alert(w, &a);
     j = tiles(w);
     al = json_object_get(bed_tile(j, "bed-2"), "alerts");
-    CHECK(json_array_size(al) == 1 && !strcmp(json_string_value(json_object_get(json_array_get(al, 0), "label")), "VF"));
+    CHECK(json_array_size(al) == 1 &&
+          !strcmp(json_string_value(json_object_get(json_array_get(al, 0), "label")), "VF"));
     json_decref(j);
     /* the history: newest first, the last 3 */
     char *s = mets_ward_bed_json(w, "bed-2");
