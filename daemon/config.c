@@ -1235,6 +1235,27 @@ int mets_config_fail(const mets_config *cfg, const char *name, int code, mets_er
     return rc;
 }
 
+rd_kafka_conf_t *mets_config_kafka(const char *bootstrap, const char *const defaults[][2], const mets_kv_list *properties,
+                                   const mets_kv_list *property_files, const char *const own[][2], char *errstr,
+                                   size_t size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bool bad = rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, size) != RD_KAFKA_CONF_OK;
+    for (int i = 0; !bad && defaults && defaults[i][0]; i++)
+        bad = rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], errstr, size) != RD_KAFKA_CONF_OK;
+    const mets_kv_list *user[] = {properties, property_files};
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; !bad && i < user[l]->n; i++)
+            bad = rd_kafka_conf_set(conf, user[l]->items[i].key, user[l]->items[i].value, errstr, size) !=
+                  RD_KAFKA_CONF_OK;
+    for (int i = 0; !bad && own && own[i][0]; i++)
+        bad = rd_kafka_conf_set(conf, own[i][0], own[i][1], errstr, size) != RD_KAFKA_CONF_OK;
+    if (!bad)
+        return conf;
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
 const mets_alert_policy *mets_config_policy(const mets_config *cfg, const char *group, const char *label)
 {
     for (int i = 0; i < cfg->alerts.labels.n; i++) {

@@ -21,6 +21,7 @@
 #ifndef METS_CONFIG_H
 #define METS_CONFIG_H
 
+#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -153,6 +154,14 @@ typedef struct mets_pcd_config {
 int mets_pcd_config_load(const char *path, mets_pcd_config *cfg, mets_err *err);
 int mets_pcd_config_parse(const char *text, size_t len, const char *name, mets_pcd_config *cfg, mets_err *err);
 void mets_pcd_config_free(mets_pcd_config *cfg);
+
+/* A librdkafka configuration from a loaded file's Kafka keys: bootstrap.servers, then `defaults`, then the
+ * user's properties and property files (which may change the defaults), then `own`, which the loader keeps
+ * the user from setting. `defaults` and `own` are {NAME, VALUE} pairs up to a NULL name, or NULL. NULL
+ * with librdkafka's reason in errstr. */
+rd_kafka_conf_t *mets_config_kafka(const char *bootstrap, const char *const defaults[][2], const mets_kv_list *properties,
+                                   const mets_kv_list *property_files, const char *const own[][2], char *errstr,
+                                   size_t size);
 
 /* Loads and validates the file; on failure `cfg` holds nothing to free. */
 int mets_config_load(const char *path, mets_config *cfg, mets_err *err);

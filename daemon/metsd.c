@@ -899,19 +899,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic
 
 static rd_kafka_conf_t *kafka_conf(const metsd *d, const char *(*extra)[2], char *errstr, size_t size)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    int bad = rd_kafka_conf_set(conf, "bootstrap.servers", d->cfg.kafka.bootstrap_servers, errstr, size) != 0;
-    const mets_kv_list *user[] = {&d->cfg.kafka.properties, &d->cfg.kafka.property_files};
-    for (int l = 0; l < 2; l++)
-        for (int i = 0; i < user[l]->n && !bad; i++)
-            bad = rd_kafka_conf_set(conf, user[l]->items[i].key, user[l]->items[i].value, errstr, size) != 0;
-    for (int i = 0; extra[i][0] && !bad; i++)
-        bad = rd_kafka_conf_set(conf, extra[i][0], extra[i][1], errstr, size) != 0;
-    if (bad) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    return conf;
+    return mets_config_kafka(d->cfg.kafka.bootstrap_servers, NULL, &d->cfg.kafka.properties,
+                             &d->cfg.kafka.property_files, (const char *const(*)[2])extra, errstr, size);
 }
 
 /* Whether the pass-through properties set `name` (then metsd leaves its own default out). */

@@ -183,11 +183,11 @@ static int handle(pcd *p, const rd_kafka_message_t *m)
 static rd_kafka_t *new_consumer(const pcd *p)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* Ours first; the user's properties may not set these (config.c refuses them), except the poll
-     * interval: a delivery waits for the manager as long as it takes, without polling. */
-    const char *const own[][2] = {{"bootstrap.servers", p->cfg.kafka.bootstrap_servers},
-                                  {"group.id", p->cfg.kafka.group_id},
+    /* A delivery waits for the manager as long as it takes, without polling: a member that did would be
+     * expelled and its event sent twice. A default, which the user's properties may change. */
+    const char *const defaults[][2] = {{"max.poll.interval.ms", "86400000"}, {NULL, NULL}};
+    /* The user's properties may not set these (config.c refuses them). */
+    const char *const own[][2] = {{"group.id", p->cfg.kafka.group_id},
                                   {"enable.auto.commit", "false"},
                                   {"enable.auto.offset.store", "false"},
                                   {"isolation.level", "read_committed"},
@@ -195,19 +195,14 @@ static rd_kafka_t *new_consumer(const pcd *p)
                                   /* the eager range assignor: librdkafka 2.0.2's cooperative-sticky has
                                    * known bugs (fixed up to 2.10) */
                                   {"partition.assignment.strategy", "range"},
-                                  {"max.poll.interval.ms", "86400000"}};
-    bool bad = false;
-    for (size_t i = 0; !bad && i < sizeof own / sizeof own[0]; i++)
-        bad = rd_kafka_conf_set(conf, own[i][0], own[i][1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK;
-    const mets_kv_list *user[] = {&p->cfg.kafka.properties, &p->cfg.kafka.property_files};
-    for (int l = 0; l < 2; l++)
-        for (int i = 0; !bad && i < user[l]->n; i++)
-            bad = rd_kafka_conf_set(conf, user[l]->items[i].key, user[l]->items[i].value, errstr, sizeof errstr) !=
-                  RD_KAFKA_CONF_OK;
-    rd_kafka_t *rk = bad ? NULL : rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+                                  {NULL, NULL}};
+    rd_kafka_conf_t *conf = mets_config_kafka(p->cfg.kafka.bootstrap_servers, defaults, &p->cfg.kafka.properties,
+                                              &p->cfg.kafka.property_files, own, errstr, sizeof errstr);
+    rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr) : NULL;
     if (!rk) {
         mets_log(LOG_ERR, "kafka: %s", errstr);
-        rd_kafka_conf_destroy(conf);
+        if (conf)
+            rd_kafka_conf_destroy(conf);
         return NULL;
     }
     rd_kafka_poll_set_consumer(rk);
