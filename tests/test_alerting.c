@@ -74,8 +74,8 @@ static void configuration(void)
     } bad[] = {
         {"kafka: {bootstrap_servers: k:9092}\n", "conf/pcd.yaml:1:1", "missing key 'manager.address'"},
         {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575, retry_min_s: 2min}\n", "2:", "retry_min_s"},
-        {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\n"
-         "hl7:\n  events: {rhythm/AFIB: \"1^A^MDC\"}\n", "4:25", "four non-empty parts"},
+        {("kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\n"
+          "hl7:\n  events: {rhythm/AFIB: \"1^A^MDC\"}\n"), "4:25", "four non-empty parts"},
         {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\nhl7:\n  events: {AFIB: \"1^A^MDC^af\"}\n",
          "4:18", "expected a key group/label"},
         {"kafka: {bootstrap_servers: k:9092}\nmanager: {address: acm:2575}\nhl7:\n  events: {r/A: \"1^A|B^MDC^af\"}\n",
@@ -118,14 +118,14 @@ static void messages_of_each_phase(void)
     CHECK(m && len == strlen(m), "%s", err.msg);
     CHECK(!strcmp(id, "0123456789abcdef0123456789abcdef-R-1714564810000000"), "%s", id);
     const char *want[] = {
-        "MSH|^~\\&|METS|METS|ACM|ACM|20240501120011.000+0000||ORU^R40^ORU_R40|"
-        "0123456789abcdef0123456789abcdef-R-1714564810000000|P|2.6|||AL|NE||UNICODE UTF-8|||"
-        "IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO\r",
+        ("MSH|^~\\&|METS|METS|ACM|ACM|20240501120011.000+0000||ORU^R40^ORU_R40|"
+         "0123456789abcdef0123456789abcdef-R-1714564810000000|P|2.6|||AL|NE||UNICODE UTF-8|||"
+         "IHE_PCD_ACM_001^IHE PCD^1.3.6.1.4.1.19376.1.6.4.4^ISO\r"),
         "PID|||bed\\F\\7^^^METS\r",
         "PV1||I|ICU^^bed\\F\\7\r",
         "OBR|1||0123456789abcdef0123456789abcdef^METS|196616^MDC_EVT_ALARM^MDC|||20240501120000.000+0000\r",
-        "OBX|1|CWE|196616^MDC_EVT_ALARM^MDC|1.0.0.0.1|199736^MDC_EVT_ECG_ATR_FIB^MDC^^^^^^atrial fibrillation|||"
-        "PM~SP|||F|||20240501120010.000+0000\r",
+        ("OBX|1|CWE|196616^MDC_EVT_ALARM^MDC|1.0.0.0.1|199736^MDC_EVT_ECG_ATR_FIB^MDC^^^^^^atrial fibrillation|||"
+         "PM~SP|||F|||20240501120010.000+0000\r"),
         "OBX|3|ST|68481^MDC_ATTR_EVENT_PHASE^MDC|1.0.0.0.3|start||||||F\r",
         "OBX|4|ST|68482^MDC_ATTR_ALARM_STATE^MDC|1.0.0.0.4|active||||||F\r",
         "OBX|6|ST|68484^MDC_ATTR_ALARM_PRIORITY^MDC|1.0.0.0.6|PM||||||F\r",
