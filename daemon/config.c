@@ -1028,18 +1028,21 @@ static int finish_policies(parse *p)
     return 0;
 }
 
-/* Durations that must be ordered: `less` below `more` (or equal, when `equal`). Reported where the first
- * was set (or else the second: one of them was). */
-static int check_order(parse *p)
+/* Durations that must be ordered: `less` below `more` (or equal, when `equal`). */
+typedef struct order {
+    const char *less, *more;
+    bool equal;
+} order;
+
+/* Each pair of the n in its order, else an error reported where the first was set (or else the second: one
+ * of them was). */
+static int check_order(parse *p, const order *pairs, size_t n)
 {
-    static const struct {
-        const char *less, *more;
-        bool equal;
-    } pairs[] = {{"window.hop_s", "window.length_s", true}, {"streams.signal_loss_s", "streams.idle_timeout_s", false}};
-    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
-        int a = key_index(&config_table, pairs[i].less), b = key_index(&config_table, pairs[i].more);
-        double x = *(const double *)(p->base + config_keys[a].offset);
-        double y = *(const double *)(p->base + config_keys[b].offset);
+    const table *t = p->s->root;
+    for (size_t i = 0; i < n; i++) {
+        int a = key_index(t, pairs[i].less), b = key_index(t, pairs[i].more);
+        double x = *(const double *)(p->base + t->keys[a].offset);
+        double y = *(const double *)(p->base + t->keys[b].offset);
         if (x < y || (pairs[i].equal && x == y))
             continue;
         char msg[256];
@@ -1071,7 +1074,9 @@ static int finish_metsd(parse *p, const yaml_node_t *root)
     rc = rc ? rc : finish_policies(p);
     rc = rc ? rc : check_topics(p);
     rc = rc ? rc : check_required(p, root);
-    return rc ? rc : check_order(p);
+    static const order pairs[] = {{"window.hop_s", "window.length_s", true},
+                                  {"streams.signal_loss_s", "streams.idle_timeout_s", false}};
+    return rc ? rc : check_order(p, pairs, sizeof pairs / sizeof *pairs);
 }
 
 static int parse_root(parse *p)
@@ -1130,15 +1135,9 @@ static const schema metsd_schema = {&config_table, sizeof(mets_config), offsetof
 /* mets pcd's checks of several keys. */
 static int finish_pcd(parse *p, const yaml_node_t *root)
 {
-    const mets_pcd_config *cfg = (const mets_pcd_config *)p->base;
+    static const order pairs[] = {{"manager.retry_min_s", "manager.retry_max_s", true}};
     int rc = check_required(p, root);
-    if (rc || cfg->manager.retry_min_s <= cfg->manager.retry_max_s)
-        return rc;
-    char msg[256];
-    int a = key_index(&pcd_table, "manager.retry_min_s"), b = key_index(&pcd_table, "manager.retry_max_s");
-    snprintf(msg, sizeof msg, "manager.retry_min_s (%gs) must be at most manager.retry_max_s (%gs)",
-             cfg->manager.retry_min_s, cfg->manager.retry_max_s);
-    return fail(p, p->where[p->where[a].set ? a : b].at, msg);
+    return rc ? rc : check_order(p, pairs, sizeof pairs / sizeof *pairs);
 }
 
 static const schema pcd_schema = {&pcd_table, sizeof(mets_pcd_config), offsetof(mets_pcd_config, file),
